@@ -1,0 +1,46 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='microbatch',
+        event_time='event_time',
+        batch_size='day',
+        begin=var('estore_begin'),
+        lookback=0,
+        partition_by={'field': 'event_time', 'data_type': 'timestamp', 'granularity': 'day'},
+        cluster_by=['event_type', 'user_id'],
+        on_schema_change='append_new_columns',
+    )
+}}
+-- One row per clean event, partitioned by day. Each run rebuilds exactly the days of the window
+-- Dagster passes (the days a newly loaded file touched), so late or re-dropped files are safe.
+with events as (
+
+    select * from {{ ref('stg_events') }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        event_time,
+        event_date,
+        event_type,
+        product_id,
+        category_id,
+        category_code,
+        category_l1,
+        category_l2,
+        category_l3,
+        category_l4,
+        brand,
+        price,
+        user_id,
+        user_session,
+        copies_in_source,
+        source_file
+    from events
+
+)
+
+select * from final
