@@ -1,0 +1,47 @@
+"""Printing run reports and the warehouse summary."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from dagster_project.runner import RunReport
+from dagster_project.settings import Settings
+from dagster_project.summary import summarize
+
+
+def print_run_report(report: RunReport, console: Console) -> None:
+    console.print(
+        f"\n[bold]This run[/bold]: {report.files_loaded} files loaded, "
+        f"{len(report.files_failed)} failed, {len(report.day_ranges)} day ranges rebuilt, "
+        f"{report.mart_runs} mart runs, {report.snapshot_runs} snapshot runs "
+        f"in {report.seconds:.1f}s"
+    )
+    for outcome in report.files_failed:
+        console.print(f"  [red]file failed[/red] {outcome.key}: {outcome.error}")
+    for failure in report.failed_runs:
+        console.print(f"  [red]step failed[/red] {failure}")
+
+
+def print_summary(settings: Settings, console: Console) -> None:
+    summary = summarize(settings.duckdb_path)
+    table = Table(title="estore-analytics: warehouse summary", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("files loaded", f"{summary.files_loaded:,}")
+    table.add_row("files failed", f"{len(summary.files_failed):,}")
+    table.add_row("raw rows", f"{summary.raw_rows:,}")
+    table.add_row("rejected rows", f"{summary.rejected_rows:,}")
+    table.add_row(
+        "days covered", f"{summary.days} ({summary.first_day or '-'} .. {summary.last_day or '-'})"
+    )
+    table.add_row("fct_events rows", f"{summary.fct_events_rows:,}")
+    table.add_row(
+        "models built",
+        ", ".join(f"{name} ({rows:,})" for name, rows in summary.relations.items()) or "-",
+    )
+    for label, value in summary.headline.items():
+        table.add_row(label, value)
+    console.print(table)
+    for key, error in summary.files_failed:
+        console.print(f"  [red]failed[/red] {key}: {error}")

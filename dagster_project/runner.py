@@ -1,0 +1,220 @@
+"""`estore run`: process everything pending in-process, with the very definitions the UI uses.
+
+1. Tick the landing sensor until the bucket has nothing new; execute each run request as the
+   daemon would (same job, run config, run key tag).
+2. Evaluate the declarative automation conditions; execute what they request (day ranges of the
+   daily dbt models, then the whole-table marts) until nothing more is requested.
+3. Take the SCD2 snapshots (the daily schedule's job) when anything was rebuilt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    RUN_KEY_TAG,
+    SENSOR_NAME_TAG,
+)
+from dagster_shared.serdes import deserialize_value, serialize_value
+
+from dagster_project.ingest.bucket import LocalBucket
+from dagster_project.ingest.plan import ListingCursor
+
+LANDING_SENSOR = "landing_sensor"
+INGEST_JOB = "ingest_file_job"
+DAILY_JOB = "dbt_daily_job"
+MARTS_JOB = "dbt_marts_job"
+SNAPSHOTS_JOB = "dbt_snapshots_job"
+AUTOMATION_CURSOR_FILE = "estore_automation_cursor.json"
+
+
+@dataclass
+class FileOutcome:
+    key: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    files: list[FileOutcome] = field(default_factory=list)
+    day_ranges: list[tuple[str, str]] = field(default_factory=list)
+    mart_runs: int = 0
+    snapshot_runs: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def files_loaded(self) -> int:
+        return sum(f.ok for f in self.files)
+
+    @property
+    def files_failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if not f.ok]
+
+
+def contiguous_ranges(partition_keys: set[str]) -> list[tuple[str, str]]:
+    """Group ISO days into [first, last] runs of consecutive days."""
+    days = sorted(date.fromisoformat(k) for k in partition_keys)
+    ranges: list[tuple[date, date]] = []
+    for day in days:
+        if ranges and day == ranges[-1][1] + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return [(a.isoformat(), b.isoformat()) for a, b in ranges]
+
+
+class PipelineRunner:
+    def __init__(
+        self,
+        defs: dg.Definitions,
+        instance: dg.DagsterInstance,
+        state_dir: Path,
+        on_event: Callable[[str, dict], None] | None = None,
+    ):
+        self.defs = defs
+        self.instance = instance
+        self.state_dir = state_dir
+        self.on_event = on_event or (lambda kind, info: None)
+        self.report = RunReport()
+
+    # -- ingest ------------------------------------------------------------------------------
+    def ingest_pending(self, max_wait_seconds: float = 30.0) -> None:
+        sensor = self.defs.resolve_sensor_def(LANDING_SENSOR)
+        job = self.defs.resolve_job_def(INGEST_JOB)
+        cursor: str | None = None
+        waited = 0.0
+        while True:
+            with dg.build_sensor_context(
+                instance=self.instance,
+                cursor=cursor,
+                resources=self.defs.resources,
+                sensor_name=LANDING_SENSOR,
+            ) as context:
+                data = sensor.evaluate_tick(context)
+            cursor = data.cursor
+            self.on_event("tick", {"requests": len(data.run_requests or [])})
+            for request in data.run_requests or []:
+                self._ingest(job, request)
+            if data.run_requests:
+                continue
+            # Nothing requested: wait only for files that are still settling.
+            if self._unsettled_files() and waited < max_wait_seconds:
+                time.sleep(1.0)
+                waited += 1.0
+                continue
+            if not ListingCursor.parse(cursor).after:
+                return  # the whole listing was walked
+
+    def _unsettled_files(self) -> int:
+        landing = self.defs.resources["landing"]  # type: ignore[index]
+        bucket = landing.open()
+        return bucket.unsettled_count(landing.prefix) if isinstance(bucket, LocalBucket) else 0
+
+    def _ingest(self, job: dg.JobDefinition, request: dg.RunRequest) -> None:
+        key = request.tags.get("estore/object", request.run_key)
+        self.on_event("file_start", {"key": key})
+        result = job.execute_in_process(
+            run_config=request.run_config,
+            instance=self.instance,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: LANDING_SENSOR},
+            raise_on_error=False,
+        )
+        error = None if result.success else _failure_message(result)
+        self.report.files.append(FileOutcome(key, result.success, error))
+        self.on_event("file_done", {"key": key, "ok": result.success, "error": error})
+
+    # -- automation ----------------------------------------------------------------------------
+    def _cursor_path(self) -> Path:
+        return self.state_dir / AUTOMATION_CURSOR_FILE
+
+    def _load_cursor(self):
+        path = self._cursor_path()
+        return deserialize_value(path.read_text()) if path.exists() else None
+
+    def _save_cursor(self, cursor) -> None:
+        self._cursor_path().write_text(serialize_value(cursor))
+
+    def evaluate_automation(self) -> dict[dg.AssetKey, set[str] | None]:
+        """One automation tick: {asset key: requested partition keys (None = unpartitioned)}."""
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self._load_cursor()
+        )
+        self._save_cursor(result.cursor)
+        requested: dict[dg.AssetKey, set[str] | None] = {}
+        for key in {r.key for r in result.results if isinstance(r.key, dg.AssetKey)}:
+            partitions = result.get_requested_partitions(key)
+            if partitions:
+                named = {p for p in partitions if p is not None}
+                requested[key] = named or None
+        return requested
+
+    def build_downstream(self, max_rounds: int = 5) -> None:
+        daily_job = self.defs.resolve_job_def(DAILY_JOB)
+        daily_keys = set(daily_job.asset_layer.executable_asset_keys)
+        marts_job = self.defs.resolve_job_def(MARTS_JOB)
+        for _ in range(max_rounds):
+            requested = self.evaluate_automation()
+            if not requested:
+                return
+            days = set().union(*(p for k, p in requested.items() if k in daily_keys and p))
+            for start, end in contiguous_ranges(days):
+                selection = [k for k in requested if k in daily_keys]
+                self._execute(
+                    daily_job,
+                    f"days {start}..{end}",
+                    asset_selection=selection,
+                    tags={
+                        ASSET_PARTITION_RANGE_START_TAG: start,
+                        ASSET_PARTITION_RANGE_END_TAG: end,
+                    },
+                )
+                self.report.day_ranges.append((start, end))
+            marts = [k for k in requested if k not in daily_keys]
+            if marts:
+                self._execute(marts_job, f"{len(marts)} marts", asset_selection=marts)
+                self.report.mart_runs += 1
+
+    def take_snapshots(self) -> None:
+        job = self.defs.resolve_job_def(SNAPSHOTS_JOB)
+        if not job.asset_layer.executable_asset_keys:
+            return
+        self._execute(job, "snapshots")
+        self.report.snapshot_runs += 1
+
+    def _execute(self, job: dg.JobDefinition, label: str, **kwargs) -> None:
+        self.on_event("step_start", {"label": label})
+        result = job.execute_in_process(instance=self.instance, raise_on_error=False, **kwargs)
+        if not result.success:
+            self.report.failed_runs.append(f"{label}: {_failure_message(result)}")
+        self.on_event("step_done", {"label": label, "ok": result.success})
+
+    def run(self) -> RunReport:
+        started = time.perf_counter()
+        if self._load_cursor() is None:
+            self.evaluate_automation()  # first tick only records the current state
+        self.ingest_pending()
+        before = (len(self.report.day_ranges), self.report.mart_runs)
+        self.build_downstream()
+        if (len(self.report.day_ranges), self.report.mart_runs) != before:
+            self.take_snapshots()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause and "Failure" not in error.cls_name and error.cause.message:
+                error = error.cause
+            return error.message.strip().splitlines()[0][:500]
+    return "run failed"

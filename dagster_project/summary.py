@@ -1,0 +1,117 @@
+"""What is in the warehouse now: the figures `estore run` and `make demo` print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.ingest.schema import EVENTS_TABLE, MANIFEST_TABLE, REJECTS_TABLE
+
+ANALYTICS_SCHEMA = "analytics"
+
+
+@dataclass
+class WarehouseSummary:
+    files_loaded: int = 0
+    files_failed: list[tuple[str, str]] = field(default_factory=list)
+    raw_rows: int = 0
+    rejected_rows: int = 0
+    first_day: str | None = None
+    last_day: str | None = None
+    days: int = 0
+    fct_events_rows: int = 0
+    relations: dict[str, int] = field(default_factory=dict)  # dbt relation -> rows
+    headline: dict[str, str] = field(default_factory=dict)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str):
+    return con.execute(sql).fetchone()[0]
+
+
+# Headline figures: (label, relation, SQL over it). Shown when the relation exists.
+HEADLINE_QUERIES: list[tuple[str, str, str]] = [
+    (
+        "revenue",
+        "metrics_sales_daily",
+        "select printf('%,.2f', sum(revenue)) from {rel}",
+    ),
+    (
+        "orders / buyers",
+        "metrics_sales_daily",
+        "select printf('%,d', sum(orders)) from {rel}",
+    ),
+    (
+        "funnel view->cart / cart->purchase / view->purchase",
+        "metrics_funnel",
+        "select printf('%.1f%% / %.1f%% / %.1f%%', 100 * view_to_cart_rate, "
+        "100 * cart_to_purchase_rate, 100 * view_to_purchase_rate) from {rel}",
+    ),
+    (
+        "churn rate (90-day, eligible cohorts)",
+        "metrics_churn_cohorts",
+        "select coalesce(printf('%.1f%%', 100 * sum(churned) / nullif(sum(eligible), 0)), "
+        "'n/a (fewer than 90 days of data)') from {rel}",
+    ),
+    (
+        "RFM segment shares",
+        "metrics_rfm_segments",
+        "select string_agg(segment || ' ' || printf('%.0f%%', 100 * customer_share), ', ' "
+        "order by customer_share desc) from {rel}",
+    ),
+]
+
+
+def summarize(duckdb_path: Path) -> WarehouseSummary:
+    summary = WarehouseSummary()
+    if not duckdb_path.exists():
+        return summary
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        if _table_exists(con, "raw", "load_manifest"):
+            summary.files_loaded = _scalar(
+                con, f"select count(*) from {MANIFEST_TABLE} where loaded_version is not null"
+            )
+            summary.files_failed = con.execute(
+                f"select source_file, error from {MANIFEST_TABLE} where status = 'failed' "
+                "order by source_file"
+            ).fetchall()
+            summary.raw_rows = _scalar(con, f"select count(*) from {EVENTS_TABLE}")
+            summary.rejected_rows = _scalar(con, f"select count(*) from {REJECTS_TABLE}")
+            first, last, days = con.execute(
+                f"select min(d), max(d), count(*) from (select distinct unnest(event_dates) d "
+                f"from {MANIFEST_TABLE} where loaded_version is not null)"
+            ).fetchone()
+            summary.first_day = first.isoformat() if first else None
+            summary.last_day = last.isoformat() if last else None
+            summary.days = days
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "order by table_name",
+            [ANALYTICS_SCHEMA],
+        ).fetchall():
+            summary.relations[name] = _scalar(
+                con, f'select count(*) from {ANALYTICS_SCHEMA}."{name}"'
+            )
+        summary.fct_events_rows = summary.relations.get("fct_events", 0)
+        for label, relation, sql in HEADLINE_QUERIES:
+            if relation in summary.relations:
+                try:
+                    value = _scalar(con, sql.format(rel=f"{ANALYTICS_SCHEMA}.{relation}"))
+                except duckdb.Error as exc:  # a mart changed shape: say so, don't crash
+                    value = f"unavailable ({str(exc).splitlines()[0][:80]})"
+                summary.headline[label] = str(value)
+    finally:
+        con.close()
+    return summary
