@@ -97,7 +97,7 @@ class GcsBucket:
         )
         for blob in blobs:
             key = blob.name
-            if not key.startswith(prefix):
+            if key <= start_after or not key.startswith(prefix):
                 continue
             if not is_data_object(key):
                 continue
