@@ -1,0 +1,47 @@
+# estore-analytics: every target creates .venv and installs on first use (fast afterwards).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Size of the demo data set (events); override: make demo EVENTS=5000000 DAYS=90
+EVENTS ?= 3000000
+DAYS ?= 60
+
+.PHONY: install demo run test lint format dev bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+demo: install  ## generate ~60 days of events (once), load, build every model, print the summary
+	$(BIN)/estore demo --events $(EVENTS) --days $(DAYS)
+
+run: install  ## process whatever is pending in the bucket
+	$(BIN)/estore run
+
+test: install lint  ## the whole test suite (what CI runs)
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; \
+	 else echo "terraform not installed: skipping terraform fmt -check"; fi
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dev: install  ## Dagster UI on the same state as `make demo` (http://127.0.0.1:3000)
+	$(BIN)/estore dev
+
+bench: install  ## throughput and incremental-cost benchmarks (ratios within one run)
+	$(BIN)/estore bench
+
+clean:
+	rm -rf data dbt-project/target dbt-project/logs
