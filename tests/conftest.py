@@ -1,0 +1,80 @@
+"""Shared fixtures: an isolated estore environment (bucket folder, DuckDB file, DAGSTER_HOME)
+per test, and small helpers to write REES46-format files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dagster_project.ingest.schema import EXPECTED_HEADER
+from dagster_project.settings import Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REAL_SAMPLES = sorted(SHARED_DATA.glob("*.csv"))
+
+
+@dataclass
+class EstoreEnv:
+    settings: Settings
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.settings.bucket) / self.settings.landing_prefix
+
+    def drop(self, name: str, lines: Iterable[str] | bytes, *, age_seconds: float = 60) -> Path:
+        """Write a file into the landing folder, aged past the settle time."""
+        path = self.landing / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode()
+        if name.endswith(".gz") and not data.startswith(b"\x1f\x8b"):
+            data = gzip.compress(data)
+        path.write_bytes(data)
+        age(path, age_seconds)
+        return path
+
+
+def age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def csv_lines(*rows: str, header: str = EXPECTED_HEADER) -> list[str]:
+    return [header, *rows]
+
+
+def event_row(
+    when: str = "2019-10-01 10:00:00",
+    event_type: str = "view",
+    product_id: int | str = 1003461,
+    price: str = "489.07",
+    user_id: int | str = 520088904,
+    session: str = "4d3b30da-a5e4-49df-b1a8-ba5943f1dd33",
+    category_code: str = "electronics.smartphone",
+    brand: str = "xiaomi",
+) -> str:
+    return (
+        f"{when} UTC,{event_type},{product_id},2053013555631882655,{category_code},{brand},"
+        f"{price},{user_id},{session}"
+    )
+
+
+@pytest.fixture
+def estore_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> EstoreEnv:
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("ESTORE_DATA_DIR", str(data_dir))
+    for name in ("ESTORE_BUCKET", "ESTORE_DUCKDB_PATH", "ESTORE_LANDING_PREFIX", "ESTORE_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    monkeypatch.setenv("ESTORE_SETTLE_SECONDS", "2")
+    settings = Settings.from_env()
+    for key, value in settings.dbt_env().items():
+        monkeypatch.setenv(key, value)
+    (Path(settings.bucket) / settings.landing_prefix).mkdir(parents=True)
+    settings.dagster_home.mkdir(parents=True)
+    return EstoreEnv(settings)

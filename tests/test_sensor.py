@@ -1,0 +1,154 @@
+"""The landing sensor, evaluated through build_sensor_context on a real Dagster instance."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from conftest import EstoreEnv, csv_lines, event_row
+from dagster._core.storage.tags import RUN_KEY_TAG
+
+from dagster_project.defs.ingest.assets import ingest_file_job
+from dagster_project.defs.ingest.sensor import landing_sensor
+from dagster_project.ingest.plan import ListingCursor
+from dagster_project.resources import LandingBucket, Warehouse
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def landing(env: EstoreEnv, max_files_per_tick: int = 50) -> LandingBucket:
+    return LandingBucket(
+        uri=env.settings.bucket,
+        prefix=env.settings.landing_prefix,
+        settle_seconds=2,
+        max_files_per_tick=max_files_per_tick,
+    )
+
+
+def tick(instance, env: EstoreEnv, cursor: str | None = None, cap: int = 50):
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"landing": landing(env, cap)}
+    ) as context:
+        data = landing_sensor.evaluate_tick(context)
+    return data.run_requests or [], data.cursor
+
+
+def execute(instance, env: EstoreEnv, request: dg.RunRequest) -> bool:
+    """Run a request as the daemon would: same job, config and run-key tag."""
+    resources = {
+        "landing": landing(env),
+        "warehouse": Warehouse(duckdb_path=str(env.settings.duckdb_path)),
+    }
+    job = dg.Definitions(jobs=[ingest_file_job], resources=resources).resolve_job_def(
+        ingest_file_job.name
+    )
+    result = job.execute_in_process(
+        run_config=request.run_config,
+        instance=instance,
+        tags={**request.tags, RUN_KEY_TAG: request.run_key},
+        raise_on_error=False,
+    )
+    return result.success
+
+
+def drain(instance, env: EstoreEnv, cap: int = 50, max_ticks: int = 100) -> list[str]:
+    """Tick and execute until a full pass over the bucket requests nothing new."""
+    cursor, keys = None, []
+    for _ in range(max_ticks):
+        requests, cursor = tick(instance, env, cursor, cap)
+        for request in requests:
+            keys.append(request.run_key)
+            execute(instance, env, request)
+        if not requests and not ListingCursor.parse(cursor).after:
+            return keys
+    raise AssertionError("the sensor never finished a pass")
+
+
+def test_new_files_are_requested_once_with_a_run_key_per_version(instance, estore_env):
+    estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
+    estore_env.drop("2019-10-02.csv.gz", csv_lines(event_row(when="2019-10-02 00:00:00")))
+    requests, cursor = tick(instance, estore_env)
+    assert sorted(r.tags["estore/object"] for r in requests) == [
+        "landing/events/2019-10-01.csv",
+        "landing/events/2019-10-02.csv.gz",
+    ]
+    assert all(r.run_key.startswith(r.tags["estore/object"] + "@") for r in requests)
+    for request in requests:
+        assert execute(instance, estore_env, request)
+    assert tick(instance, estore_env)[0] == []  # handled, whatever the cursor
+    assert tick(instance, estore_env, cursor)[0] == []
+
+
+def test_a_file_whose_run_is_in_progress_is_not_requested_again(instance, estore_env):
+    estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
+    (request,), _ = tick(instance, estore_env)
+    instance.create_run_for_job(
+        ingest_file_job,
+        run_config=request.run_config,
+        tags={RUN_KEY_TAG: request.run_key},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert tick(instance, estore_env)[0] == []
+
+
+def test_redrop_and_overwrite_are_new_versions(instance, estore_env):
+    path = estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
+    assert len(drain(instance, estore_env)) == 1
+    estore_env.drop("2019-10-01.csv", path.read_bytes(), age_seconds=30)  # same bytes, re-dropped
+    (redrop,) = drain(instance, estore_env)
+    estore_env.drop(
+        "2019-10-01.csv", csv_lines(event_row(), event_row(product_id=2)), age_seconds=10
+    )
+    (overwrite,) = drain(instance, estore_env)
+    assert len({redrop, overwrite}) == 2
+    assert drain(instance, estore_env) == []
+
+
+def test_files_still_being_written_are_not_picked_up(instance, estore_env):
+    estore_env.drop("fresh.csv", csv_lines(event_row()), age_seconds=0)
+    estore_env.drop(".fresh.csv.tmp", csv_lines(event_row()))
+    estore_env.drop("upload.csv.part", csv_lines(event_row()))
+    estore_env.drop("notes.txt", [b"hello".decode()])
+    assert tick(instance, estore_env)[0] == []
+
+
+def test_a_thousand_files_page_through_ticks_without_skips_or_doubles(instance, estore_env):
+    for i in range(1_050):
+        estore_env.drop(f"part-{i:05d}.csv", [f"{i}"])  # content is irrelevant to the sensor
+    seen: list[str] = []
+    cursor = None
+    ticks = 0
+    while True:
+        requests, cursor = tick(instance, estore_env, cursor, cap=100)
+        ticks += 1
+        assert len(requests) <= 100
+        for request in requests:
+            seen.append(request.run_key)
+            instance.create_run_for_job(
+                ingest_file_job,
+                run_config=request.run_config,
+                tags={RUN_KEY_TAG: request.run_key},
+                status=dg.DagsterRunStatus.SUCCESS,
+            )
+        if not requests and not ListingCursor.parse(cursor).after:
+            break
+    assert len(seen) == len(set(seen)) == 1_050
+    assert ticks >= 11
+    # Cursor lost (or corrupted): a full rescan requests nothing already handled.
+    assert drain(instance, estore_env, cap=100) == []
+    assert tick(instance, estore_env, cursor="{not json")[0] == []
+
+
+def test_a_deleted_cursor_key_does_not_reload_or_skip(instance, estore_env):
+    for name in ("a.csv", "b.csv", "c.csv"):
+        estore_env.drop(name, csv_lines(event_row()))
+    requests, cursor = tick(instance, estore_env, cap=2)
+    assert [r.tags["estore/object"][-5:] for r in requests] == ["a.csv", "b.csv"]
+    for request in requests:
+        execute(instance, estore_env, request)
+    (estore_env.landing / "b.csv").unlink()  # the cursor's key disappears
+    requests, cursor = tick(instance, estore_env, cursor, cap=2)
+    assert [r.tags["estore/object"][-5:] for r in requests] == ["c.csv"]
