@@ -134,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=cmd_dev)
 
     bench = sub.add_parser("bench", help="measure generator, load and end-to-end throughput")
-    bench.add_argument("--events", type=int, default=2_000_000)
+    bench.add_argument("--events", type=int, default=2_000_000, help="events for throughput")
+    bench.add_argument(
+        "--events-per-day", type=int, default=20_000, help="events/day for incremental cost"
+    )
     bench.add_argument("--workdir", type=Path, default=None)
     bench.set_defaults(func=cmd_bench)
     return parser

@@ -88,9 +88,16 @@ class PipelineRunner:
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest_pending(self, max_wait_seconds: float = 30.0) -> None:
+        """Tick the sensor until one whole pass over the bucket requests nothing new.
+
+        Each run key is executed at most once per call: a file that failed is reported, not
+        retried in a loop (it is retried by the next `estore run`, and fails fast if the very
+        same version was already recorded as bad)."""
         sensor = self.defs.resolve_sensor_def(LANDING_SENSOR)
         job = self.defs.resolve_job_def(INGEST_JOB)
         cursor: str | None = None
+        attempted: set[str] = set()
+        new_in_pass = False
         waited = 0.0
         while True:
             with dg.build_sensor_context(
@@ -101,18 +108,21 @@ class PipelineRunner:
             ) as context:
                 data = sensor.evaluate_tick(context)
             cursor = data.cursor
-            self.on_event("tick", {"requests": len(data.run_requests or [])})
             for request in data.run_requests or []:
-                self._ingest(job, request)
-            if data.run_requests:
-                continue
-            # Nothing requested: wait only for files that are still settling.
+                if request.run_key not in attempted:
+                    attempted.add(request.run_key)
+                    new_in_pass = True
+                    self._ingest(job, request)
+            if ListingCursor.parse(cursor).after:
+                continue  # the pass is not over
+            if new_in_pass:
+                new_in_pass = False
+                continue  # another pass: loads may have taken long enough for files to land
             if self._unsettled_files() and waited < max_wait_seconds:
-                time.sleep(1.0)
+                time.sleep(1.0)  # files still being written: wait for them to settle
                 waited += 1.0
                 continue
-            if not ListingCursor.parse(cursor).after:
-                return  # the whole listing was walked
+            return
 
     def _unsettled_files(self) -> int:
         landing = self.defs.resources["landing"]  # type: ignore[index]

@@ -108,6 +108,9 @@ def test_a_bad_file_fails_whole_with_a_clear_error(estore_env, name, content, me
     manifest = query(estore_env, "select status, error from raw.load_manifest")
     assert manifest == [("failed", result.error)]
     assert query(estore_env, "select count(*) from raw.events") == [(0,)]
+    # The same version fails fast with the recorded reason; it is not read again.
+    again = load(estore_env, path)
+    assert (again.status, again.error) == (FAILED, f"{result.error} (recorded)")
 
 
 def test_truncated_gzip_fails_whole_and_other_files_keep_flowing(estore_env: EstoreEnv):

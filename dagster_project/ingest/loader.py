@@ -119,7 +119,7 @@ def _row_text_sql() -> str:
 def _manifest_entry(con: duckdb.DuckDBPyConnection, key: str) -> tuple | None:
     rows = _run(
         con,
-        f"select source_version, status from {MANIFEST_TABLE} where source_file = ?",
+        f"select source_version, status, error from {MANIFEST_TABLE} where source_file = ?",
         [key],
     )
     return rows[0] if rows else None
@@ -139,8 +139,14 @@ def load_file(
     started = time.perf_counter()
     ensure_raw_schema(con)
     previous = _manifest_entry(con, obj.key)
-    if previous and previous[0] == obj.version and previous[1] == LOADED:
-        return LoadResult(obj.key, obj.version, SKIPPED, size_bytes=obj.size)
+    if previous and previous[0] == obj.version:
+        if previous[1] == LOADED:
+            return LoadResult(obj.key, obj.version, SKIPPED, size_bytes=obj.size)
+        # This very version already failed: fail fast with the recorded reason (re-drop the
+        # file, i.e. a new version, to try again).
+        return LoadResult(
+            obj.key, obj.version, FAILED, size_bytes=obj.size, error=f"{previous[2]} (recorded)"
+        )
 
     try:
         check_file(path)
