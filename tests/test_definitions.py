@@ -1,0 +1,71 @@
+"""The whole Definitions load (a broken import or asset key fails here first), and the pure
+helpers that decide what dbt is asked to do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dagster as dg
+import pytest
+
+from dagster_project.defs.automation import any_day_updated, upstream_or_code_changed
+from dagster_project.defs.dbt.assets import window_args
+from dagster_project.defs.ingest.assets import LANDING_EVENTS, RAW_EVENTS
+from dagster_project.run_command import load_definitions
+from dagster_project.runner import contiguous_ranges
+from dagster_project.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return load_definitions(Settings.from_env())
+
+
+def test_definitions_load_with_the_full_lineage(defs: dg.Definitions):
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"landing/events", "raw/events", "stg_events", "fct_events"} <= keys
+    assert graph.get(RAW_EVENTS).parent_keys == {LANDING_EVENTS}
+    assert RAW_EVENTS in graph.get(dg.AssetKey("stg_events")).parent_keys
+    assert dg.AssetKey("stg_events") in graph.get(dg.AssetKey("fct_events")).parent_keys
+    for name in ("ingest_file_job", "dbt_daily_job", "dbt_marts_job", "dbt_snapshots_job"):
+        assert defs.resolve_job_def(name)
+    assert defs.resolve_sensor_def("landing_sensor")
+    assert defs.resolve_sensor_def("estore_automation")
+    assert defs.resolve_schedule_def("dbt_snapshots_job_schedule")
+
+
+def test_daily_models_share_the_day_partitions_and_rebuild_any_updated_day(defs):
+    graph = defs.resolve_asset_graph()
+    fct_events = graph.get(dg.AssetKey("fct_events"))
+    assert fct_events.partitions_def == graph.get(RAW_EVENTS).partitions_def
+    assert fct_events.automation_condition == any_day_updated
+    marts = [n for n in graph.asset_nodes if n.key.path[0].startswith(("dim_", "metrics_"))]
+    assert marts, "no marts found"
+    for node in marts:
+        assert node.partitions_def is None
+        assert node.automation_condition == upstream_or_code_changed
+
+
+def test_dbt_tests_surface_as_asset_checks(defs):
+    checks = {key.asset_key for key in defs.resolve_asset_graph().asset_check_keys}
+    assert dg.AssetKey("fct_events") in checks
+
+
+def test_window_args_end_exclusive():
+    assert window_args(datetime(2019, 10, 1), datetime(2019, 10, 3)) == [
+        "--event-time-start",
+        "2019-10-01 00:00:00",
+        "--event-time-end",
+        "2019-10-03 00:00:00",
+    ]
+
+
+def test_contiguous_ranges():
+    keys = {"2019-10-03", "2019-10-01", "2019-10-02", "2019-10-05", "2019-11-01"}
+    assert contiguous_ranges(keys) == [
+        ("2019-10-01", "2019-10-03"),
+        ("2019-10-05", "2019-10-05"),
+        ("2019-11-01", "2019-11-01"),
+    ]
+    assert contiguous_ranges(set()) == []
