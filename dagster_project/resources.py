@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
+from dagster_dbt import DbtCliResource
+from packaging import version
 
 from dagster_project.ingest.bucket import Bucket, open_bucket
 
@@ -35,3 +37,15 @@ class Warehouse(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+class EstoreDbtCliResource(DbtCliResource):
+    """DbtCliResource that knows its dbt version without asking: upstream spawns
+    `dbt --version` twice per invocation (seconds each on a small machine). dbt-core is
+    installed in this very environment, so its version is the package's."""
+
+    @property
+    def _cli_version(self) -> version.Version:
+        from dbt.version import __version__
+
+        return version.parse(__version__)

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dagster_project.dbt_project import dbt_project
-from dagster_project.resources import LandingBucket, Warehouse
+from dagster_project.resources import EstoreDbtCliResource, LandingBucket, Warehouse
 from dagster_project.settings import Settings
 
 
@@ -27,7 +26,7 @@ def resources() -> dg.Definitions:
                 max_files_per_tick=settings.max_files_per_tick,
             ),
             "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),
-            "dbt": DbtCliResource(
+            "dbt": EstoreDbtCliResource(
                 project_dir=dbt_project,
                 target=settings.dbt_target,
                 # The dbt installed beside this Python, even when the venv is not activated.
