@@ -39,7 +39,7 @@ def run_generate(args: argparse.Namespace, settings: Settings, console: Console)
     with Progress(
         TextColumn("[bold]generating events"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} rows"),
+        TextColumn("{task.completed:,.0f} rows"),
         TimeRemainingColumn(),
         console=console,
     ) as progress:
