@@ -36,12 +36,15 @@ def print_summary(settings: Settings, console: Console) -> None:
         "days covered", f"{summary.days} ({summary.first_day or '-'} .. {summary.last_day or '-'})"
     )
     table.add_row("fct_events rows", f"{summary.fct_events_rows:,}")
-    table.add_row(
-        "models built",
-        ", ".join(f"{name} ({rows:,})" for name, rows in summary.relations.items()) or "-",
-    )
     for label, value in summary.headline.items():
         table.add_row(label, value)
     console.print(table)
+    if summary.relations:
+        models = Table(title="dbt models (rows)", show_header=False, box=None)
+        names = list(summary.relations.items())
+        half = (len(names) + 1) // 2
+        for left, right in zip(names[:half], names[half:] + [("", 0)], strict=True):
+            models.add_row(left[0], f"{left[1]:,}", right[0], f"{right[1]:,}" if right[0] else "")
+        console.print(models)
     for key, error in summary.files_failed:
         console.print(f"  [red]failed[/red] {key}: {error}")

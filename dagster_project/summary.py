@@ -43,14 +43,10 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str):
 # Headline figures: (label, relation, SQL over it). Shown when the relation exists.
 HEADLINE_QUERIES: list[tuple[str, str, str]] = [
     (
-        "revenue",
+        "revenue / orders / AOV",
         "metrics_sales_daily",
-        "select printf('%,.2f', sum(revenue)) from {rel}",
-    ),
-    (
-        "orders / buyers",
-        "metrics_sales_daily",
-        "select printf('%,d', sum(orders)) from {rel}",
+        "select printf('%,.2f / %,d / %,.2f', sum(revenue), sum(orders), "
+        "sum(revenue) / nullif(sum(orders), 0)) from {rel}",
     ),
     (
         "funnel view->cart / cart->purchase / view->purchase",
@@ -59,16 +55,17 @@ HEADLINE_QUERIES: list[tuple[str, str, str]] = [
         "100 * cart_to_purchase_rate, 100 * view_to_purchase_rate) from {rel}",
     ),
     (
-        "churn rate (90-day, eligible cohorts)",
+        "churn rate (90-day rule)",
         "metrics_churn_cohorts",
-        "select coalesce(printf('%.1f%%', 100 * sum(churned) / nullif(sum(eligible), 0)), "
-        "'n/a (fewer than 90 days of data)') from {rel}",
+        "select case when status = 'ok' then printf('%.1f%% of %,d eligible buyers', "
+        "100 * churn_rate, eligible_buyers) else status || ' (' || days_of_history "
+        "|| ' days of data)' end from {rel} where is_overall",
     ),
     (
         "RFM segment shares",
         "metrics_rfm_segments",
-        "select string_agg(segment || ' ' || printf('%.0f%%', 100 * customer_share), ', ' "
-        "order by customer_share desc) from {rel}",
+        "select string_agg(rfm_segment || ' ' || printf('%.0f%%', 100 * buyer_share), ', ' "
+        "order by segment_order) from {rel} where buyers > 0",
     ),
 ]
 

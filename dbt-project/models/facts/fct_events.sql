@@ -6,8 +6,8 @@
         batch_size='day',
         begin=var('estore_begin'),
         lookback=0,
-        partition_by={'field': 'event_time', 'data_type': 'timestamp', 'granularity': 'day'},
-        cluster_by=['event_type', 'user_id'],
+        partition_by=estore_partition_by('event_time'),
+        cluster_by=estore_cluster_by(['event_type', 'user_id']),
         on_schema_change='append_new_columns',
     )
 }}

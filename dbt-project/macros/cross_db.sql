@@ -1,0 +1,110 @@
+{#-
+    Small cross-database helpers. Models call these (or dbt's own cross-db macros) so the same
+    SQL compiles for DuckDB (local) and BigQuery (prod). default__ covers DuckDB/Postgres-like
+    engines; bigquery__ the BigQuery dialect.
+-#}
+
+{#- Monday of the (ISO) week of a DATE expression, as a DATE. -#}
+{% macro estore_week_start(date_expr) -%}
+    {{ return(adapter.dispatch('estore_week_start', 'estore')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__estore_week_start(date_expr) -%}
+    cast({{ dbt.date_trunc('week', date_expr) }} as date)
+{%- endmacro %}
+
+{% macro bigquery__estore_week_start(date_expr) -%}
+    date_trunc({{ date_expr }}, isoweek)
+{%- endmacro %}
+
+{#- First day of the month of a DATE expression, as a DATE. -#}
+{% macro estore_month_start(date_expr) -%}
+    {{ return(adapter.dispatch('estore_month_start', 'estore')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__estore_month_start(date_expr) -%}
+    cast({{ dbt.date_trunc('month', date_expr) }} as date)
+{%- endmacro %}
+
+{% macro bigquery__estore_month_start(date_expr) -%}
+    date_trunc({{ date_expr }}, month)
+{%- endmacro %}
+
+{#- A DATE expression plus n days, as a DATE (n may be negative or an expression). -#}
+{% macro estore_add_days(date_expr, n) -%}
+    {{ return(adapter.dispatch('estore_add_days', 'estore')(date_expr, n)) }}
+{%- endmacro %}
+
+{% macro default__estore_add_days(date_expr, n) -%}
+    cast({{ dbt.dateadd('day', n, date_expr) }} as date)
+{%- endmacro %}
+
+{% macro bigquery__estore_add_days(date_expr, n) -%}
+    date_add({{ date_expr }}, interval ({{ n }}) day)
+{%- endmacro %}
+
+{#- Whole days from start_date to end_date (end - start), both DATE expressions. -#}
+{% macro estore_days_between(start_date, end_date) -%}
+    cast({{ dbt.datediff(start_date, end_date, 'day') }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- Whole seconds from start_ts to end_ts, both TIMESTAMP expressions. -#}
+{% macro estore_seconds_between(start_ts, end_ts) -%}
+    cast({{ dbt.datediff(start_ts, end_ts, 'second') }} as {{ dbt.type_bigint() }})
+{%- endmacro %}
+
+{#- Double precision float: DOUBLE on DuckDB, FLOAT64 on BigQuery (dbt.type_float() is a
+    32-bit REAL on DuckDB). -#}
+{% macro estore_type_float() -%}
+    {{ return(adapter.dispatch('estore_type_float', 'estore')()) }}
+{%- endmacro %}
+
+{% macro default__estore_type_float() -%}double{%- endmacro %}
+
+{% macro bigquery__estore_type_float() -%}float64{%- endmacro %}
+
+{#- Money: exact decimal with 2 places on every engine (DuckDB DECIMAL, BigQuery NUMERIC),
+    so sums are exact and equal amounts tie exactly (RFM monetary ties). -#}
+{% macro estore_type_money() -%}decimal(18, 2){%- endmacro %}
+
+{% macro estore_money(expr) -%}
+    cast({{ expr }} as {{ estore_type_money() }})
+{%- endmacro %}
+
+{#- numerator / denominator as a float, null when the denominator is 0 or null. -#}
+{% macro estore_safe_divide(numerator, denominator) -%}
+    {{ return(adapter.dispatch('estore_safe_divide', 'estore')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__estore_safe_divide(numerator, denominator) -%}
+    (cast({{ numerator }} as {{ estore_type_float() }}) / nullif({{ denominator }}, 0))
+{%- endmacro %}
+
+{% macro bigquery__estore_safe_divide(numerator, denominator) -%}
+    safe_divide(cast({{ numerator }} as float64), {{ denominator }})
+{%- endmacro %}
+
+{#- 1 if the boolean condition holds, else 0 (a portable count_if building block). -#}
+{% macro estore_flag(condition) -%}
+    case when {{ condition }} then 1 else 0 end
+{%- endmacro %}
+
+{#- A timestamp literal from a Python datetime (UTC), valid on DuckDB and BigQuery. -#}
+{% macro estore_timestamp_literal(value) -%}
+    cast('{{ value.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)
+{%- endmacro %}
+
+{#- A date literal from a Python date/datetime. -#}
+{% macro estore_date_literal(value) -%}
+    cast('{{ value.strftime("%Y-%m-%d") }}' as date)
+{%- endmacro %}
+
+{#- Deterministic key from several columns (never a row_number): hash of their string values. -#}
+{% macro estore_hash(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+        {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}

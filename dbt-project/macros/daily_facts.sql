@@ -1,0 +1,68 @@
+{#-
+    Helpers for the day-partitioned (microbatch) facts.
+
+    dbt runs a microbatch model once per day of the window that Dagster passes
+    (--event-time-start/--event-time-end); the current batch is model.batch. A ref() to another
+    model with an event_time is filtered to that batch automatically; a model that needs
+    neighbouring days reads `ref('x').render()` (unfiltered) and filters with
+    estore_batch_filter(column, days_before, days_after) instead.
+-#}
+
+{#- BigQuery partitioning of a fact on a TIMESTAMP column by day; none elsewhere
+    (dbt-duckdb reads partition_by as DuckLake partitioning and rejects the BigQuery dict). -#}
+{% macro estore_partition_by(field) -%}
+    {%- if target.type == 'bigquery' -%}
+        {{ return({'field': field, 'data_type': 'timestamp', 'granularity': 'day'}) }}
+    {%- else -%}
+        {{ return(none) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro estore_cluster_by(columns) -%}
+    {%- if target.type == 'bigquery' -%}
+        {{ return(columns) }}
+    {%- else -%}
+        {{ return(none) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The current microbatch as (start, end) datetimes, or none outside a batch (compile, docs,
+    unit tests). -#}
+{% macro estore_current_batch() -%}
+    {%- set batch = model.get('batch') if model is mapping else none -%}
+    {%- if batch and batch.get('event_time_start') and batch.get('event_time_end') -%}
+        {{ return((batch.get('event_time_start'), batch.get('event_time_end'))) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- Predicate: column within the current batch widened by days_before/days_after days.
+    Outside a batch (compile, docs, unit tests) it is `1 = 1`: the model sees all its input. -#}
+{% macro estore_batch_filter(column, days_before=0, days_after=0) -%}
+    {%- set batch = estore_current_batch() -%}
+    {%- if batch is none -%}
+        1 = 1
+    {%- else -%}
+        {%- set start = batch[0] - modules.datetime.timedelta(days=days_before) -%}
+        {%- set end = batch[1] + modules.datetime.timedelta(days=days_after) -%}
+        {{ column }} >= {{ estore_timestamp_literal(start) }}
+        and {{ column }} < {{ estore_timestamp_literal(end) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The --event-time-start/--event-time-end window of this dbt invocation as (start, end)
+    datetimes, or none when the invocation has no window. -#}
+{% macro estore_invocation_window() -%}
+    {%- set start = invocation_args_dict.get('event_time_start') -%}
+    {%- set end = invocation_args_dict.get('event_time_end') -%}
+    {%- if start and end -%}
+        {%- if start is string -%}
+            {%- set start = modules.datetime.datetime.fromisoformat(start[:19]) -%}
+        {%- endif -%}
+        {%- if end is string -%}
+            {%- set end = modules.datetime.datetime.fromisoformat(end[:19]) -%}
+        {%- endif -%}
+        {{ return((start, end)) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}

@@ -1,0 +1,501 @@
+"""End-to-end tests of the dbt project on DuckDB: day-window (microbatch) runs give the same
+marts as a full rebuild, whatever the order of the days, after a corrected re-drop of a day and
+after late data for an earlier day; snapshots keep one version per change.
+
+The warehouse is built from the real REES46 samples (shifted onto several days so that sessions
+cross midnight and users return) plus hand-written rows for the quirks: exact duplicates, events
+without a session, a purchase without a cart, a zero price, a brand change, remove_from_cart.
+dbt runs in-process (dbtRunner) on a manifest parsed once, with ESTORE_DUCKDB_PATH and
+DBT_TARGET_PATH pointing at temporary paths. Dagster's rule is reproduced: a file touching days
+[a, b] rebuilds the daily models for the window [a - 1 day, b + 2 days) (end exclusive).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT = ROOT / "dbt-project"
+SAMPLE_DIR = Path(os.environ.get("ESTORE_SAMPLE_DIR", ROOT.parent / "shared" / "data"))
+OCT_SAMPLE = SAMPLE_DIR / "2019-Oct-head.csv"
+NOV_SAMPLE = SAMPLE_DIR / "2019-Nov-head.csv"
+
+# Same file name everywhere: dbt-duckdb names the database after the file stem, and the manifest
+# parsed once is reused for every warehouse.
+DB_NAME = "warehouse.duckdb"
+# Exactly the selections Dagster runs (staging is tagged daily too, so a fresh warehouse works).
+DAILY = ["--select", "tag:daily"]
+UNPARTITIONED = ["--exclude", "tag:daily", "resource_type:snapshot"]
+CORRECTED_DAY = dt.date(2019, 10, 4)
+LATE_DAY = dt.date(2019, 10, 1)
+MODELS = {
+    "stg_events",
+    "fct_events",
+    "fct_session_products",
+    "fct_sessions",
+    "fct_user_daily",
+    "int_as_of",
+    "int_user_rfm_scores",
+    "dim_users",
+    "dim_user_rfm",
+    "dim_products",
+    "dim_categories",
+    "metrics_conversion_daily",
+    "metrics_funnel",
+    "metrics_sales_daily",
+    "metrics_churn_cohorts",
+    "metrics_retention_weekly",
+    "metrics_rfm_segments",
+    "mart_product_performance",
+    "mart_cross_sell_candidates",
+}
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.events (
+    event_time timestamp, event_type varchar, product_id bigint, category_id bigint,
+    category_code varchar, brand varchar, price decimal(18, 2), user_id bigint,
+    user_session varchar, source_file varchar, source_version varchar, source_line bigint,
+    loaded_at timestamp
+);
+"""
+CSV_COLUMNS = (
+    "{'event_time': 'TIMESTAMP', 'event_type': 'VARCHAR', 'product_id': 'BIGINT', "
+    "'category_id': 'BIGINT', 'category_code': 'VARCHAR', 'brand': 'VARCHAR', "
+    "'price': 'DECIMAL(18,2)', 'user_id': 'BIGINT', 'user_session': 'VARCHAR'}"
+)
+
+# Hand-written rows: (event_time, event_type, product_id, brand, price, user_id, user_session);
+# category_code comes from PRODUCTS, category_id is derived from the product.
+PRODUCTS = {
+    1: "electronics.audio.headphone",
+    2: "appliances.kitchen.kettle",
+    3: "furniture.living_room.sofa",
+    4: None,
+    5: "computers.notebook",
+    6: "sport.bicycle",
+}
+HAND_ROWS = [
+    # an order with a cart burst: the same cart row twice (exact duplicate, counts once)
+    ("2019-10-02 10:00:00", "view", 1, "alpha", 50, 900001, "h-a"),
+    ("2019-10-02 10:01:00", "cart", 1, "alpha", 50, 900001, "h-a"),
+    ("2019-10-02 10:01:00", "cart", 1, "alpha", 50, 900001, "h-a"),
+    ("2019-10-02 10:05:00", "purchase", 1, "alpha", 50, 900001, "h-a"),
+    # events without a session: count as events, never as sessions or orders
+    ("2019-10-02 11:00:00", "view", 2, "kettlr", 15, 900002, None),
+    ("2019-10-02 11:05:00", "purchase", 2, "kettlr", 15, 900002, None),
+    # purchase without a cart, and a zero-price purchase in the same order
+    ("2019-10-03 09:00:00", "view", 3, None, 30, 900002, "h-b"),
+    ("2019-10-03 09:02:00", "purchase", 3, None, 30, 900002, "h-b"),
+    ("2019-10-03 09:03:00", "purchase", 4, "freebie", 0, 900002, "h-b"),
+    # a session crossing midnight: its purchase on 2019-10-04 belongs to the 2019-10-03 order
+    ("2019-10-03 23:55:00", "view", 5, "acer", 20, 900003, "h-c"),
+    ("2019-10-03 23:58:00", "cart", 5, "acer", 20, 900003, "h-c"),
+    ("2019-10-04 00:05:00", "purchase", 5, "acer", 20, 900003, "h-c"),
+    # a buyer who only exists on 2019-10-04 (removed by the corrected re-drop of that day)
+    ("2019-10-04 15:00:00", "purchase", 6, "bikr", 99, 900004, "h-d"),
+    # brand change of product 1, and a remove_from_cart
+    ("2019-10-03 12:00:00", "view", 1, "beta", 55, 900005, "h-e"),
+    ("2019-10-03 12:01:00", "cart", 1, "beta", 55, 900005, "h-e"),
+    ("2019-10-03 12:02:00", "remove_from_cart", 1, "beta", 55, 900005, "h-e"),
+    # a returning buyer
+    ("2019-10-07 13:00:00", "purchase", 2, "kettlr", 15, 900001, "h-f"),
+]
+
+
+def _hand_rows_sql(rows: list[tuple]) -> str:
+    values = []
+    for time, kind, product, brand, price, user, session in rows:
+        code = PRODUCTS[product]
+        values.append(
+            "(timestamp '{}', '{}', {}, {}, {}, {}, {}, {}, {})".format(
+                time,
+                kind,
+                product,
+                1000 + product,
+                f"'{code}'" if code else "null",
+                f"'{brand}'" if brand else "null",
+                price,
+                user,
+                f"'{session}'" if session else "null",
+            )
+        )
+    return (
+        "select * from (values "
+        + ", ".join(values)
+        + ") as t(event_time, event_type, product_id, category_id, category_code, brand, "
+        "price, user_id, user_session)"
+    )
+
+
+def build_datasets(directory: Path) -> tuple[Path, Path]:
+    """Write the original and the final (2019-10-04 corrected) event sets as parquet files."""
+    con = duckdb.connect()
+
+    def read(path: Path) -> str:
+        return (
+            f"read_csv('{path}', header=true, columns={CSV_COLUMNS}, "
+            "timestampformat='%Y-%m-%d %H:%M:%S UTC')"
+        )
+
+    # October sample (2019-10-01 00:00-02:50) copied onto four evenings, 22:00-00:50, so each
+    # copy crosses midnight; a third of the users skip each copy; sessions renamed per copy.
+    con.execute(
+        f"""
+        create table events as
+        select
+            event_time + to_days(k) + interval 22 hour as event_time,
+            event_type, product_id, category_id, category_code, brand,
+            cast(price as decimal(18, 2)) as price, user_id,
+            case when user_session is null or user_session = '' then user_session
+                 else user_session || '-' || k end as user_session
+        from {read(OCT_SAMPLE)}, range(4) as copies(k)
+        where (user_id + k) % 3 <> 0
+        union all
+        -- November sample moved to 2019-10-07 12:00 (2019-10-06 stays empty: a gap day)
+        select event_time - interval 24 day - interval 12 hour, event_type, product_id,
+            category_id, category_code, brand, cast(price as decimal(18, 2)), user_id,
+            user_session
+        from {read(NOV_SAMPLE)}
+        union all
+        select event_time, event_type, product_id, category_id, category_code, brand,
+            cast(price as decimal(18, 2)), user_id, user_session
+        from ({_hand_rows_sql(HAND_ROWS)})
+        """
+    )
+    original = directory / "original.parquet"
+    final = directory / "final.parquet"
+    con.execute(f"copy events to '{original}' (format parquet)")
+    # The corrected file of 2019-10-04: buyer 900004 removed, the price of the cross-midnight
+    # purchase corrected (20 -> 25, which changes the order of 2019-10-03), some views dropped.
+    con.execute(
+        f"""
+        copy (
+            select * replace (
+                case when user_id = 900003 and event_type = 'purchase'
+                     then cast(25 as decimal(18, 2)) else price end as price
+            )
+            from events
+            where not (cast(event_time as date) = date '{CORRECTED_DAY}'
+                       and (user_id = 900004 or (event_type = 'view' and user_id % 7 = 0)))
+        ) to '{final}' (format parquet)
+        """
+    )
+    con.close()
+    return original, final
+
+
+def day_window(first: dt.date, last: dt.date) -> list[str]:
+    """Dagster's window for a file touching days first..last: one day either side."""
+    start = first - dt.timedelta(days=1)
+    end = last + dt.timedelta(days=2)
+    return ["--event-time-start", start.isoformat(), "--event-time-end", end.isoformat()]
+
+
+class Warehouse:
+    """One temporary DuckDB warehouse with its own dbt target path."""
+
+    def __init__(self, runner, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.runner = runner
+        self.path = directory / DB_NAME
+        self.target = directory / "target"
+        self.logs = directory / "logs"
+        with duckdb.connect(str(self.path)) as con:
+            con.execute(RAW_DDL)
+
+    def load(self, dataset: Path, days: list[dt.date], version: str = "v1") -> None:
+        """Load (or replace) the per-day files of `days` from a dataset, like the loader."""
+        with duckdb.connect(str(self.path)) as con:
+            for day in days:
+                name = f"events-{day.isoformat()}.csv"
+                con.execute("delete from raw.events where source_file = ?", [name])
+                con.execute(
+                    f"""
+                    insert into raw.events
+                    select *, ? as source_file, ? as source_version,
+                        row_number() over () + 1 as source_line,
+                        timestamp '2024-01-01 00:00:00' as loaded_at
+                    from read_parquet('{dataset}')
+                    where cast(event_time as date) = ?
+                    """,
+                    [name, version, day],
+                )
+
+    def dbt(self, *args: str) -> None:
+        env = {
+            "ESTORE_DBT_TARGET": "local",
+            "ESTORE_DUCKDB_PATH": str(self.path),
+            "DBT_TARGET_PATH": str(self.target),
+            "DBT_LOG_PATH": str(self.logs),
+        }
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            result = self.runner.invoke(
+                [
+                    *args[:1],
+                    "--project-dir",
+                    str(DBT_PROJECT),
+                    "--profiles-dir",
+                    str(DBT_PROJECT),
+                    "--log-level",
+                    "warn",
+                    *args[1:],
+                ]
+            )
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        if not result.success:
+            failures = [
+                f"{r.node.unique_id}: {r.status} {r.message}"
+                for r in getattr(result.result, "results", [])
+                if str(r.status) not in ("success", "pass", "skipped", "no-op")
+            ]
+            raise AssertionError(f"dbt {' '.join(args)} failed: {result.exception} {failures}")
+
+    def tables(self) -> dict[str, object]:
+        """Every relation dbt built in the analytics schema, as Arrow tables."""
+        with duckdb.connect(str(self.path)) as con:
+            names = [
+                row[0]
+                for row in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = 'analytics' order by 1"
+                ).fetchall()
+            ]
+            return {
+                name: con.execute(f"select * from analytics.{name}").to_arrow_table()
+                for name in names
+            }
+
+
+def assert_same_marts(expected: Warehouse, actual: Warehouse) -> None:
+    """Every relation of the full rebuild equals the incremental one (EXCEPT ALL both ways)."""
+    expected_tables = expected.tables()
+    actual_tables = actual.tables()
+    con = duckdb.connect()
+    differences = []
+    for name, table in expected_tables.items():
+        if name.startswith("snap_"):
+            continue
+        assert name in actual_tables, f"{name} missing"
+        con.register("expected_table", table)
+        con.register("actual_table", actual_tables[name])
+        missing = con.execute(
+            "select count(*) from (select * from expected_table except all "
+            "select * from actual_table)"
+        ).fetchall()[0][0]
+        extra = con.execute(
+            "select count(*) from (select * from actual_table except all "
+            "select * from expected_table)"
+        ).fetchall()[0][0]
+        if missing or extra:
+            differences.append(f"{name}: {missing} rows missing, {extra} rows extra")
+        con.unregister("expected_table")
+        con.unregister("actual_table")
+    assert set(expected_tables) == MODELS, sorted(expected_tables)
+    assert not differences, differences
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A dbtRunner holding a manifest parsed once (parsing is the slow part of each call)."""
+    if not OCT_SAMPLE.exists() or not NOV_SAMPLE.exists():
+        pytest.skip(f"REES46 samples not found in {SAMPLE_DIR}")
+    from dbt.cli.main import dbtRunner
+
+    directory = tmp_path_factory.mktemp("parse")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    saved = {key: os.environ.get(key) for key in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    os.environ["DBT_TARGET_PATH"] = str(directory / "target")
+    os.environ["DBT_LOG_PATH"] = str(directory / "logs")
+    os.environ["ESTORE_DUCKDB_PATH"] = str(directory / DB_NAME)
+    try:
+        parsed = dbtRunner().invoke(
+            ["parse", "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    assert parsed.success, parsed.exception
+    yield dbtRunner(manifest=parsed.result)
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_datasets(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def all_days(datasets: tuple[Path, Path]) -> list[dt.date]:
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select distinct cast(event_time as date) from read_parquet('{datasets[0]}') "
+            "order by 1"
+        ).fetchall()
+    days = [row[0] for row in rows]
+    assert len(days) == 6 and dt.date(2019, 10, 6) not in days, days
+    return days
+
+
+@pytest.fixture(scope="module")
+def full_rebuild(runner, datasets, all_days, tmp_path_factory) -> Warehouse:
+    """The reference: the final data, every day in one window, then the marts (with tests)."""
+    warehouse = Warehouse(runner, tmp_path_factory.mktemp("full"))
+    warehouse.load(datasets[1], all_days)
+    warehouse.dbt(
+        "build",
+        *DAILY,
+        "--event-time-start",
+        all_days[0].isoformat(),
+        "--event-time-end",
+        (all_days[-1] + dt.timedelta(days=1)).isoformat(),
+    )
+    warehouse.dbt("build", *UNPARTITIONED)
+    return warehouse
+
+
+def test_full_rebuild_applies_the_metric_rules(full_rebuild: Warehouse) -> None:
+    with duckdb.connect(str(full_rebuild.path)) as con:
+        as_of = con.execute("select as_of_date from analytics.int_as_of").fetchall()[0][0]
+        assert as_of == dt.date(2019, 10, 8)
+        # the duplicated cart row counts once
+        carts = con.execute(
+            "select carts from analytics.fct_sessions where user_session = 'h-a'"
+        ).fetchall()[0][0]
+        assert carts == 1
+        # events without a session count as events, never as sessions or orders
+        user = con.execute(
+            "select events, sessions, orders, purchases, revenue "
+            "from analytics.dim_users where user_id = 900002"
+        ).fetchall()[0]
+        assert user == (5, 1, 1, 3, 30)
+        # purchase without a cart; the zero-price item adds no revenue; AOV by orders
+        session = con.execute(
+            "select has_cart, funnel_stage, is_order, items_purchased, order_revenue "
+            "from analytics.fct_sessions where user_session = 'h-b'"
+        ).fetchall()[0]
+        assert session == (False, "purchase", True, 2, 30)
+        # the cross-midnight session belongs to its start day with the corrected price
+        crossing = con.execute(
+            "select session_date, duration_seconds, order_revenue "
+            "from analytics.fct_sessions where user_session = 'h-c'"
+        ).fetchall()[0]
+        assert crossing == (dt.date(2019, 10, 3), 600, 25)
+        buyer = con.execute(
+            "select orders, revenue, aov, last_order_date from analytics.dim_users "
+            "where user_id = 900001"
+        ).fetchall()[0]
+        assert buyer == (2, 65, 32.5, dt.date(2019, 10, 7))
+        # the removed buyer is gone, the latest brand wins
+        assert not con.execute(
+            "select * from analytics.dim_users where user_id = 900004"
+        ).fetchall()
+        brand = con.execute("select brand from analytics.dim_products where product_id = 1")
+        assert brand.fetchall()[0][0] == "beta"
+        # fewer than 90 days: no cohort rows, a status row
+        churn = con.execute(
+            "select cohort, status, churn_rate from analytics.metrics_churn_cohorts"
+        )
+        assert churn.fetchall() == [("overall", "insufficient_history", None)]
+        # the gap day (2019-10-06) has no sales row; 2019-10-07 has no week-earlier data
+        sales = con.execute(
+            "select sales_date, previous_revenue from analytics.metrics_sales_daily order by 1"
+        ).fetchall()
+        assert [row[0] for row in sales] == [dt.date(2019, 10, day) for day in (1, 2, 3, 4, 5, 7)]
+        assert all(row[1] is None for row in sales)
+
+
+def test_shuffled_day_windows_and_redrop_equal_full_rebuild(
+    runner, datasets, all_days, full_rebuild, tmp_path
+) -> None:
+    original, final = datasets
+    warehouse = Warehouse(runner, tmp_path / "incremental")
+    warehouse.load(original, all_days)
+    days = list(all_days)
+    random.Random(20191001).shuffle(days)
+    for day in days:
+        warehouse.dbt("run", *DAILY, *day_window(day, day))
+    warehouse.dbt("run", *UNPARTITIONED)
+    warehouse.dbt("snapshot")
+
+    # a corrected version of one day's file replaces that day's rows
+    warehouse.load(final, [CORRECTED_DAY], version="v2")
+    warehouse.dbt("run", *DAILY, *day_window(CORRECTED_DAY, CORRECTED_DAY))
+    warehouse.dbt("run", *UNPARTITIONED)
+    warehouse.dbt("snapshot")
+
+    assert_same_marts(full_rebuild, warehouse)
+
+    with duckdb.connect(str(warehouse.path)) as con:
+        for snapshot in ("snap_user_status", "snap_user_rfm"):
+            current = con.execute(
+                f"select max(n) from (select count(*) as n from analytics.{snapshot} "
+                "where dbt_valid_to is null group by user_id)"
+            ).fetchall()[0][0]
+            assert current == 1, snapshot
+            # the user removed by the re-drop: version closed, deletion recorded
+            gone = con.execute(
+                f"select dbt_is_deleted, dbt_valid_to is null from analytics.{snapshot} "
+                "where user_id = 900004 order by dbt_valid_from"
+            ).fetchall()
+            assert gone == [("False", False), ("True", True)], (snapshot, gone)
+        # as_of did not move, so no other status changed: one version per user
+        versions = con.execute(
+            "select max(n) from (select count(*) as n from analytics.snap_user_status "
+            "where user_id <> 900004 group by user_id)"
+        ).fetchall()[0][0]
+        assert versions == 1
+        # RFM: a real change (monetary 20 -> 25) makes a version
+        monetary = con.execute(
+            "select monetary from analytics.snap_user_rfm where user_id = 900003 "
+            "order by dbt_valid_from"
+        ).fetchall()
+        assert monetary == [(20,), (25,)]
+        # ...but versions are never recorded for score-only changes
+        score_only = con.execute(
+            """
+            select count(*) from analytics.snap_user_rfm as a
+            join analytics.snap_user_rfm as b
+                on a.user_id = b.user_id and a.dbt_valid_to = b.dbt_valid_from
+            where b.dbt_is_deleted = 'False'
+                and a.rfm_segment = b.rfm_segment and a.frequency = b.frequency
+                and a.monetary = b.monetary and a.last_order_date = b.last_order_date
+            """
+        ).fetchall()[0][0]
+        assert score_only == 0
+
+
+def test_late_earlier_day_equals_full_rebuild(
+    runner, datasets, all_days, full_rebuild, tmp_path
+) -> None:
+    final = datasets[1]
+    later_days = [day for day in all_days if day != LATE_DAY]
+    warehouse = Warehouse(runner, tmp_path / "late")
+    warehouse.load(final, later_days)
+    warehouse.dbt("run", *DAILY, *day_window(later_days[0], later_days[-1]))
+    warehouse.dbt("run", *UNPARTITIONED)
+
+    # a file for an earlier day arrives: only its window (one day either side) is rebuilt
+    warehouse.load(final, [LATE_DAY])
+    warehouse.dbt("run", *DAILY, *day_window(LATE_DAY, LATE_DAY))
+    warehouse.dbt("run", *UNPARTITIONED)
+
+    assert_same_marts(full_rebuild, warehouse)
