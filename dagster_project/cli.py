@@ -44,6 +44,14 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> None:
     print_summary(settings, console)
 
 
+def inspect_command(settings: Settings) -> str:
+    """A one-liner that lists the warehouse's tables (read-only, safe while nothing runs)."""
+    query = (
+        f"duckdb.connect('{settings.duckdb_path}', read_only=True).sql('show all tables').show()"
+    )
+    return f'.venv/bin/python -c "import duckdb; {query}"'
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     from dagster_project.generate_command import landing_has_data, run_generate
     from dagster_project.run_command import run_pipeline
@@ -55,23 +63,28 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         )
     else:
         run_generate(args, settings, console)
-    run_pipeline(settings, console)
+    ok = run_pipeline(settings, console)
     console.print(
         "\n[bold]Where to look[/bold]\n"
         f"  warehouse : {settings.duckdb_path}\n"
-        "              (python -c \"import duckdb; duckdb.sql('show all tables').show()\")\n"
+        f"              {inspect_command(settings)}\n"
         f"  bucket    : {settings.bucket}/{settings.landing_prefix}\n"
         "  Dagster UI: make dev, then http://127.0.0.1:3000\n"
     )
+    if not ok:
+        sys.exit(1)
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
     from dagster_project.dbt_project import ensure_manifest
-    from dagster_project.instance import prepare_dagster_home
+    from dagster_project.instance import exclusive_lock, prepare_dagster_home
 
     prepare_dagster_home(settings)
     ensure_manifest(settings)
     os.environ.update(settings.dbt_env())
+    lock = exclusive_lock(settings, "the Dagster UI (make dev)")
+    fd = lock.__enter__()
+    os.set_inheritable(fd, True)  # dagster dev holds the lock for as long as it runs
     dagster = Path(sys.executable).with_name("dagster")
     argv = [
         str(dagster),

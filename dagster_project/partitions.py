@@ -10,7 +10,10 @@ import dagster as dg
 # Days before this have no partition (data from before it is loaded but not built downstream).
 PARTITIONS_START = os.environ.get("ESTORE_PARTITIONS_START", "2019-09-01")
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+# end_offset=1: today is a partition too (files can hold today's events).
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=PARTITIONS_START, timezone="UTC", end_offset=1
+)
 
 
 def day_partition_keys(days: list[date]) -> tuple[list[str], list[str]]:

@@ -19,6 +19,17 @@ def load_definitions(settings: Settings):
 def run_pipeline(settings: Settings, console: Console) -> bool:
     """Process everything pending; print the report and the warehouse summary.
     Returns False when a file or a step failed."""
+    from dagster_project.instance import WarehouseBusyError, exclusive_lock
+
+    try:
+        with exclusive_lock(settings, "estore run"):
+            return _run_pipeline(settings, console)
+    except WarehouseBusyError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return False
+
+
+def _run_pipeline(settings: Settings, console: Console) -> bool:
     from dagster_project.instance import get_instance
     from dagster_project.report import print_run_report, print_summary
     from dagster_project.runner import PipelineRunner

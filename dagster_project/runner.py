@@ -33,6 +33,12 @@ DAILY_JOB = "dbt_daily_job"
 MARTS_JOB = "dbt_marts_job"
 SNAPSHOTS_JOB = "dbt_snapshots_job"
 AUTOMATION_CURSOR_FILE = "estore_automation_cursor.json"
+IN_PROCESS_TAG = "estore/in_process"
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 @dataclass
@@ -135,7 +141,12 @@ class PipelineRunner:
         result = job.execute_in_process(
             run_config=request.run_config,
             instance=self.instance,
-            tags={**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: LANDING_SENSOR},
+            tags={
+                **request.tags,
+                RUN_KEY_TAG: request.run_key,
+                SENSOR_NAME_TAG: LANDING_SENSOR,
+                IN_PROCESS_TAG: "true",
+            },
             raise_on_error=False,
         )
         error = None if result.success else _failure_message(result)
@@ -151,47 +162,70 @@ class PipelineRunner:
         return deserialize_value(path.read_text()) if path.exists() else None
 
     def _save_cursor(self, cursor) -> None:
-        self._cursor_path().write_text(serialize_value(cursor))
+        path = self._cursor_path()
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(serialize_value(cursor))
+        temporary.replace(path)
 
-    def evaluate_automation(self) -> dict[dg.AssetKey, set[str] | None]:
-        """One automation tick: {asset key: requested partition keys (None = unpartitioned)}."""
+    def evaluate_automation(self) -> tuple[dict[dg.AssetKey, set[str] | None], object]:
+        """One automation tick: ({asset key: requested partition keys (None = unpartitioned)},
+        the cursor to save once those requests have run)."""
         result = dg.evaluate_automation_conditions(
             defs=self.defs, instance=self.instance, cursor=self._load_cursor()
         )
-        self._save_cursor(result.cursor)
         requested: dict[dg.AssetKey, set[str] | None] = {}
         for key in {r.key for r in result.results if isinstance(r.key, dg.AssetKey)}:
             partitions = result.get_requested_partitions(key)
             if partitions:
                 named = {p for p in partitions if p is not None}
                 requested[key] = named or None
-        return requested
+        return requested, result.cursor
 
     def build_downstream(self, max_rounds: int = 5) -> None:
         daily_job = self.defs.resolve_job_def(DAILY_JOB)
         daily_keys = set(daily_job.asset_layer.executable_asset_keys)
         marts_job = self.defs.resolve_job_def(MARTS_JOB)
         for _ in range(max_rounds):
-            requested = self.evaluate_automation()
+            requested, cursor = self.evaluate_automation()
             if not requested:
+                self._save_cursor(cursor)
                 return
-            days = set().union(*(p for k, p in requested.items() if k in daily_keys and p))
-            for start, end in contiguous_ranges(days):
-                selection = [k for k in requested if k in daily_keys]
-                self._execute(
-                    daily_job,
-                    f"days {start}..{end}",
-                    asset_selection=selection,
-                    tags={
-                        ASSET_PARTITION_RANGE_START_TAG: start,
-                        ASSET_PARTITION_RANGE_END_TAG: end,
-                    },
-                )
-                self.report.day_ranges.append((start, end))
+            failures = len(self.report.failed_runs)
+            daily = {k: p for k, p in requested.items() if k in daily_keys and p}
+            for keys, days in self._daily_groups(daily):
+                for start, end in contiguous_ranges(days):
+                    self._execute(
+                        daily_job,
+                        f"days {start}..{end}",
+                        asset_selection=keys,
+                        tags={
+                            ASSET_PARTITION_RANGE_START_TAG: start,
+                            ASSET_PARTITION_RANGE_END_TAG: end,
+                        },
+                    )
+                    self.report.day_ranges.append((start, end))
             marts = [k for k in requested if k not in daily_keys]
             if marts:
                 self._execute(marts_job, f"{len(marts)} marts", asset_selection=marts)
                 self.report.mart_runs += 1
+            if len(self.report.failed_runs) > failures:
+                return  # keep the old cursor: the next `estore run` requests these again
+            self._save_cursor(cursor)
+
+    def _daily_groups(
+        self, requested: dict[dg.AssetKey, set[str]]
+    ) -> list[tuple[list[dg.AssetKey], set[str]]]:
+        """Daily models grouped by the exact days requested for them, upstream groups first.
+
+        A model that reads neighbouring days is requested for more days than its inputs; running
+        everything over the widest window would rebuild (re-materialize) the inputs' neighbouring
+        days too, and that would ripple one more day outward on every automation tick."""
+        groups: dict[frozenset[str], list[dg.AssetKey]] = {}
+        for key, days in requested.items():
+            groups.setdefault(frozenset(days), []).append(key)
+        order = {k: i for i, k in enumerate(self.defs.resolve_asset_graph().toposorted_asset_keys)}
+        ranked = sorted(groups.items(), key=lambda item: min(order[k] for k in item[1]))
+        return [(keys, set(days)) for days, keys in ranked]
 
     def take_snapshots(self) -> None:
         job = self.defs.resolve_job_def(SNAPSHOTS_JOB)
@@ -202,19 +236,38 @@ class PipelineRunner:
 
     def _execute(self, job: dg.JobDefinition, label: str, **kwargs) -> None:
         self.on_event("step_start", {"label": label})
-        result = job.execute_in_process(instance=self.instance, raise_on_error=False, **kwargs)
+        tags = {**kwargs.pop("tags", {}), IN_PROCESS_TAG: "true"}
+        result = job.execute_in_process(
+            instance=self.instance, raise_on_error=False, tags=tags, **kwargs
+        )
         if not result.success:
             self.report.failed_runs.append(f"{label}: {_failure_message(result)}")
         self.on_event("step_done", {"label": label, "ok": result.success})
 
+    def fail_orphaned_runs(self) -> int:
+        """Runs an earlier `estore run` started in-process but never finished (killed, out of
+        memory, closed terminal) would stay "started" forever and block their file or days.
+        Only one `estore run` holds the warehouse at a time, so they are all dead."""
+        records = self.instance.get_run_records(
+            filters=dg.RunsFilter(tags={IN_PROCESS_TAG: "true"}, statuses=UNFINISHED)
+        )
+        for record in records:
+            self.instance.report_run_failed(
+                record.dagster_run, "the estore run process that ran it died"
+            )
+        return len(records)
+
     def run(self) -> RunReport:
         started = time.perf_counter()
+        self.fail_orphaned_runs()
         if self._load_cursor() is None:
-            self.evaluate_automation()  # first tick only records the current state
+            # The first tick only records the current state.
+            self._save_cursor(self.evaluate_automation()[1])
         self.ingest_pending()
         before = (len(self.report.day_ranges), self.report.mart_runs)
         self.build_downstream()
-        if (len(self.report.day_ranges), self.report.mart_runs) != before:
+        changed = (len(self.report.day_ranges), self.report.mart_runs) != before
+        if changed and not self.report.failed_runs:
             self.take_snapshots()
         self.report.seconds = time.perf_counter() - started
         return self.report

@@ -1,7 +1,8 @@
 """One place that decides where things live: local folder + DuckDB, or GCS + BigQuery.
 
-Values are read from the environment when `Settings.from_env()` is called (never at import time),
-so tests can point everything at a temporary folder.
+Values are read from the environment when `Settings.from_env()` is called, so tests can point
+everything at a temporary folder. (The one exception is ESTORE_PARTITIONS_START, read when the
+partitions definition is imported: see partitions.py.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ class Settings:
     landing_prefix: str
     duckdb_path: Path
     dagster_home: Path
-    partitions_start: str
     settle_seconds: float
     max_files_per_tick: int
     gcp_project: str | None
@@ -64,7 +64,6 @@ class Settings:
                 os.environ.get("ESTORE_DUCKDB_PATH", data_dir / "warehouse.duckdb")
             ).resolve(),
             dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
-            partitions_start=os.environ.get("ESTORE_PARTITIONS_START", "2019-10-01"),
             settle_seconds=float(os.environ.get("ESTORE_SETTLE_SECONDS", "2")),
             max_files_per_tick=int(os.environ.get("ESTORE_MAX_FILES_PER_TICK", "50")),
             gcp_project=os.environ.get("GCP_PROJECT"),

@@ -36,3 +36,12 @@ def test_parse_size():
     assert parse_size("2GB") == 2 * 10**9
     assert parse_size("500mb") == 500 * 10**6
     assert parse_size("1234") == 1234
+
+
+def test_run_refuses_while_another_process_drives_the_warehouse(estore_env: EstoreEnv):
+    from dagster_project.instance import exclusive_lock
+
+    with exclusive_lock(estore_env.settings, "the Dagster UI (make dev)"):
+        result = subprocess.run([ESTORE, "run", "--strict"], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "the Dagster UI (make dev) (pid" in " ".join(result.stdout.split())

@@ -69,3 +69,11 @@ def test_contiguous_ranges():
         ("2019-11-01", "2019-11-01"),
     ]
     assert contiguous_ranges(set()) == []
+
+
+def test_a_model_reading_neighbouring_days_depends_on_them(defs):
+    graph = defs.resolve_asset_graph()
+    child, parent = dg.AssetKey("fct_session_products"), dg.AssetKey("fct_events")
+    mapping = graph.get_partition_mapping(child, parent)
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping)
+    assert (mapping.start_offset, mapping.end_offset) == (-1, 1)

@@ -152,3 +152,23 @@ def test_a_deleted_cursor_key_does_not_reload_or_skip(instance, estore_env):
     (estore_env.landing / "b.csv").unlink()  # the cursor's key disappears
     requests, cursor = tick(instance, estore_env, cursor, cap=2)
     assert [r.tags["estore/object"][-5:] for r in requests] == ["c.csv"]
+
+
+def test_a_run_orphaned_by_a_killed_estore_run_is_failed_and_requested_again(
+    instance, estore_env, tmp_path
+):
+    from dagster_project.runner import IN_PROCESS_TAG, PipelineRunner
+
+    estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
+    (request,), _ = tick(instance, estore_env)
+    orphan = instance.create_run_for_job(
+        ingest_file_job,
+        run_config=request.run_config,
+        tags={RUN_KEY_TAG: request.run_key, IN_PROCESS_TAG: "true"},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert tick(instance, estore_env)[0] == []  # looks in progress: blocked
+    runner = PipelineRunner(dg.Definitions(), instance, tmp_path)
+    assert runner.fail_orphaned_runs() == 1
+    assert instance.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert [r.run_key for r in tick(instance, estore_env)[0]] == [request.run_key]

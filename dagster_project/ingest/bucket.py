@@ -44,11 +44,15 @@ class Bucket(Protocol):
     uri: str
 
     def list_objects(self, prefix: str, start_after: str = "") -> Iterator[ObjectInfo]:
-        """Objects under prefix with key > start_after, in key order, lazily (paged)."""
+        """Objects under prefix with key > start_after, in key order (GCS: lazily, paged)."""
         ...
 
     def local_path(self, key: str) -> Path | None:
         """A local filesystem path for the object when there is one (local buckets)."""
+        ...
+
+    def object_info(self, key: str) -> ObjectInfo | None:
+        """The object's current version, or None if it no longer exists."""
         ...
 
     def uri_for(self, key: str) -> str: ...
@@ -74,18 +78,22 @@ class LocalBucket:
         for key in keys:
             if key <= start_after or not key.startswith(prefix):
                 continue
-            try:
-                stat = (self.root / key).stat()
-            except FileNotFoundError:  # deleted between listing and stat
-                continue
-            if now - stat.st_mtime < self.settle_seconds:
-                continue  # possibly still being written
-            yield ObjectInfo(
-                key=key,
-                version=f"{stat.st_mtime_ns}-{stat.st_size}",
-                size=stat.st_size,
-                updated=stat.st_mtime,
-            )
+            info = self.object_info(key)
+            if info is None or now - info.updated < self.settle_seconds:
+                continue  # deleted meanwhile, or possibly still being written
+            yield info
+
+    def object_info(self, key: str) -> ObjectInfo | None:
+        try:
+            stat = (self.root / key).stat()
+        except FileNotFoundError:
+            return None
+        return ObjectInfo(
+            key=key,
+            version=f"{stat.st_mtime_ns}-{stat.st_size}",
+            size=stat.st_size,
+            updated=stat.st_mtime,
+        )
 
     def unsettled_count(self, prefix: str) -> int:
         """Data files too fresh to be listed yet (so `estore run` knows to wait for them)."""

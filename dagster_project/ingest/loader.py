@@ -153,11 +153,21 @@ def load_file(
         result = _load(con, obj, path, before_commit)
     except (BadFileError, duckdb.Error) as exc:
         _rollback_quietly(con)
+        if not is_bad_file_error(exc):
+            raise  # disk, memory, lock...: not this file's fault, retry later; record nothing
         message = str(exc).strip().splitlines()[0][:2000] if str(exc).strip() else repr(exc)
         _record_failure(con, obj, message)
         result = LoadResult(obj.key, obj.version, FAILED, size_bytes=obj.size, error=message)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def is_bad_file_error(exc: Exception) -> bool:
+    """Errors that are the file's own (they recur on every attempt of this version)."""
+    if isinstance(exc, BadFileError | duckdb.InvalidInputException | duckdb.ConversionException):
+        return True
+    text = str(exc)
+    return any(marker in text for marker in ("GZIP", "gzip", "zlib", "CSV Error"))
 
 
 def _load(
@@ -177,6 +187,7 @@ def _load(
         )
         return _write_in_transaction(con, obj, staged, rejects, before_commit)
     finally:
+        _rollback_quietly(con)  # an aborted transaction would refuse the clean-up
         for table in (staged, rejects, scans):
             _run(con, f"drop table if exists {table}")
 

@@ -41,7 +41,8 @@ def window_args(start: datetime, end: datetime) -> list[str]:
 
 
 def _is_daily(props: Mapping[str, Any]) -> bool:
-    return "daily" in props.get("tags", []) or props.get("config", {}).get("tags", [])
+    tags = set(props.get("tags", [])) | set(props.get("config", {}).get("tags", []))
+    return "daily" in tags
 
 
 class EstoreTranslator(DagsterDbtTranslator):
@@ -51,6 +52,23 @@ class EstoreTranslator(DagsterDbtTranslator):
         if _is_daily(dbt_resource_props):
             return any_day_updated
         return upstream_or_code_changed
+
+    def get_partition_mapping(
+        self,
+        dbt_resource_props: Mapping[str, Any],
+        dbt_parent_resource_props: Mapping[str, Any],
+    ) -> dg.PartitionMapping | None:
+        """A daily model that reads neighbouring days declares it in its dbt config
+        (`meta.estore_upstream_days: [-1, 1]`): day D then depends on upstream days D-1..D+1,
+        so a change to any of them rebuilds D."""
+        offsets = dbt_resource_props.get("config", {}).get("meta", {}).get("estore_upstream_days")
+        if offsets and _is_daily(dbt_parent_resource_props):
+            return dg.TimeWindowPartitionMapping(
+                start_offset=int(offsets[0]),
+                end_offset=int(offsets[1]),
+                allow_nonexistent_upstream_partitions=True,
+            )
+        return None
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "snapshot":
@@ -94,7 +112,7 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     select=SNAPSHOT_SELECT,
     dagster_dbt_translator=translator,
     name="dbt_snapshots",
-    pool=SNAPSHOT_POOL,
+    pool=WAREHOUSE_POOL,  # DuckDB has one writer; the job's concurrency key keeps one at a time
 )
 def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     yield from dbt.cli(["snapshot"], context=context).stream()

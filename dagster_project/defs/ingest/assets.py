@@ -7,7 +7,6 @@ partitions, and declarative automation rebuilds those days downstream.
 
 import dagster as dg
 
-from dagster_project.ingest.bucket import ObjectInfo
 from dagster_project.ingest.loader import FAILED, LoadResult, load_file
 from dagster_project.partitions import daily_partitions, day_partition_keys
 from dagster_project.resources import LandingBucket, Warehouse
@@ -74,9 +73,13 @@ def ingest_file(
     path = bucket.local_path(config.key)
     if path is None:
         raise dg.Failure(f"{config.key}: only local buckets are loaded through DuckDB")
-    obj = ObjectInfo(config.key, config.version, config.size, 0.0)
+    current = bucket.object_info(config.key)
+    if current is None or current.version != config.version:
+        # Overwritten or deleted since the sensor saw it: the newer version has its own run key.
+        context.log.info(f"{config.key}@{config.version} was superseded; nothing to load")
+        return
     with warehouse.connect() as con:
-        result = load_file(con, obj, path)
+        result = load_file(con, current, path)
     metadata = load_metadata(result)
     context.log_event(dg.AssetObservation(asset_key=LANDING_EVENTS, metadata=metadata))
     if result.status == FAILED:
