@@ -15,7 +15,7 @@ import pytest
 from conftest import REAL_SAMPLES, EstoreEnv, age, csv_lines, event_row
 
 from dagster_project.ingest.bucket import LocalBucket, ObjectInfo
-from dagster_project.ingest.loader import FAILED, LOADED, SKIPPED, load_file
+from dagster_project.ingest.loader import ALREADY_FAILED, FAILED, LOADED, SKIPPED, load_file
 
 
 def current(env: EstoreEnv, path: Path) -> ObjectInfo:
@@ -110,7 +110,7 @@ def test_a_bad_file_fails_whole_with_a_clear_error(estore_env, name, content, me
     assert query(estore_env, "select count(*) from raw.events") == [(0,)]
     # The same version fails fast with the recorded reason; it is not read again.
     again = load(estore_env, path)
-    assert (again.status, again.error) == (FAILED, f"{result.error} (recorded)")
+    assert (again.status, again.error) == (FAILED, f"{ALREADY_FAILED}{result.error}")
 
 
 def test_truncated_gzip_fails_whole_and_other_files_keep_flowing(estore_env: EstoreEnv):

@@ -34,6 +34,7 @@ from dagster_project.ingest.schema import (
 )
 
 LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
+ALREADY_FAILED = "this version already failed: "
 
 
 class BadFileError(Exception):
@@ -145,7 +146,11 @@ def load_file(
         # This very version already failed: fail fast with the recorded reason (re-drop the
         # file, i.e. a new version, to try again).
         return LoadResult(
-            obj.key, obj.version, FAILED, size_bytes=obj.size, error=f"{previous[2]} (recorded)"
+            obj.key,
+            obj.version,
+            FAILED,
+            size_bytes=obj.size,
+            error=f"{ALREADY_FAILED}{previous[2]}",
         )
 
     try:

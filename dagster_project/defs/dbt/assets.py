@@ -28,6 +28,8 @@ ensure_manifest()
 DAILY_SELECT = "tag:daily"
 SNAPSHOT_SELECT = "resource_type:snapshot"
 SNAPSHOT_POOL = "dbt_snapshots"
+# dbt unit tests check SQL logic, not data: they run in `make test` and CI, not on every build.
+BUILD_FLAGS = ["--exclude-resource-type", "unit_test"]
 
 
 def window_args(start: datetime, end: datetime) -> list[str]:
@@ -93,7 +95,9 @@ translator = EstoreTranslator(settings=DagsterDbtTranslatorSettings(enable_code_
 )
 def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
-    yield from dbt.cli(["build", *window_args(window.start, window.end)], context=context).stream()
+    yield from dbt.cli(
+        ["build", *BUILD_FLAGS, *window_args(window.start, window.end)], context=context
+    ).stream()
 
 
 @dbt_assets(
@@ -104,7 +108,7 @@ def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     pool=WAREHOUSE_POOL,
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from dbt.cli(["build", *BUILD_FLAGS], context=context).stream()
 
 
 @dbt_assets(
