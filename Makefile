@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Size of the demo data set (events); override: make demo EVENTS=5000000 DAYS=90
+# Demo data set: 100 days so the 90-day churn rule has eligible cohorts. Override:
+# make demo EVENTS=500000 DAYS=30
 EVENTS ?= 3000000
-DAYS ?= 60
+DAYS ?= 100
 
 .PHONY: install demo run test lint format dev bench clean
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -32,9 +35,30 @@ def run_pipeline(settings: Settings, console: Console) -> bool:
 def _run_pipeline(settings: Settings, console: Console) -> bool:
     from dagster_project.instance import get_instance
     from dagster_project.report import print_run_report, print_summary
-    from dagster_project.runner import PipelineRunner
 
     instance = get_instance(settings)
+    # Run logs (Dagster events, dbt output) go to a file; the terminal shows progress. The same
+    # logs are in the Dagster UI (make dev) for every run.
+    console = Console(file=console.file)  # bound to the terminal before redirecting stdout
+    log_path = settings.data_dir / "logs" / "estore-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        log_path.open("a") as log,
+        redirect_stdout(log),
+        redirect_stderr(log),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        report = _run_with_progress(settings, instance, console)
+    print_run_report(report, console)
+    console.print(f"[dim]run logs: {log_path}[/dim]")
+    print_summary(settings, console)
+    return not report.files_failed and not report.failed_runs
+
+
+def _run_with_progress(settings: Settings, instance, console: Console):
+    from dagster_project.runner import PipelineRunner
+
     with console.status("Loading definitions (dbt manifest, assets, sensors)..."):
         defs = load_definitions(settings)
 
@@ -68,6 +92,4 @@ def _run_pipeline(settings: Settings, console: Console) -> bool:
         report = runner.run()
         progress.update(files, detail="done")
         progress.update(steps, detail="done")
-    print_run_report(report, console)
-    print_summary(settings, console)
-    return not report.files_failed and not report.failed_runs
+    return report
