@@ -1,14 +1,8 @@
 {#- A deterministic event key: the hash of the nine source columns, so a full and an
     incremental run give every event the same id (never a global row_number). -#}
 {% macro estore_event_id() -%}
-    {%- set columns = ['event_time', 'event_type', 'product_id', 'category_id', 'category_code',
-                       'brand', 'price', 'user_id', 'user_session'] -%}
-    {%- set parts = [] -%}
-    {%- for column in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
-        {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
-    {%- endfor -%}
-    {{ dbt.hash(dbt.concat(parts)) }}
+    {{ estore_hash(['event_time', 'event_type', 'product_id', 'category_id', 'category_code',
+                    'brand', 'price', 'user_id', 'user_session']) }}
 {%- endmacro %}
 
 {#- Level n (1-based) of a dotted category_code, null when the code has fewer levels. -#}
