@@ -13,6 +13,7 @@ DBT_TARGET_PATH pointing at temporary paths. Dagster's rule is reproduced: a fil
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 from collections.abc import Iterator
@@ -499,3 +500,21 @@ def test_late_earlier_day_equals_full_rebuild(
     warehouse.dbt("run", *UNPARTITIONED)
 
     assert_same_marts(full_rebuild, warehouse)
+
+
+def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> None:
+    full_rebuild.dbt("docs", "generate")
+    catalog = json.loads((full_rebuild.target / "catalog.json").read_text())
+    manifest = json.loads((full_rebuild.target / "manifest.json").read_text())
+    marts = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["name"].startswith(("dim_", "metrics_", "mart_"))
+    ]
+    assert marts
+    for node in marts:
+        assert node["description"], node["name"]
+        assert node["unique_id"] in catalog["nodes"], node["name"]
+        for column in catalog["nodes"][node["unique_id"]]["columns"]:
+            assert node["columns"].get(column, {}).get("description"), f"{node['name']}.{column}"

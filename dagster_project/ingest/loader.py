@@ -120,7 +120,8 @@ def _row_text_sql() -> str:
 def _manifest_entry(con: duckdb.DuckDBPyConnection, key: str) -> tuple | None:
     rows = _run(
         con,
-        f"select source_version, status, error from {MANIFEST_TABLE} where source_file = ?",
+        f"select source_version, status, error, loaded_version, event_dates from {MANIFEST_TABLE} "
+        "where source_file = ?",
         [key],
     )
     return rows[0] if rows else None
@@ -155,7 +156,10 @@ def load_file(
 
     try:
         check_file(path)
-        result = _load(con, obj, path, before_commit)
+        # Rows of an earlier version exist only if the manifest says one was loaded (they commit
+        # together): a new file never scans raw.events.
+        replaced = list(previous[4] or []) if previous and previous[3] else None
+        result = _load(con, obj, path, replaced, before_commit)
     except (BadFileError, duckdb.Error) as exc:
         _rollback_quietly(con)
         if not is_bad_file_error(exc):
@@ -179,6 +183,7 @@ def _load(
     con: duckdb.DuckDBPyConnection,
     obj: ObjectInfo,
     path: Path,
+    replaced: list[date] | None,
     before_commit: Callable[[], None] | None,
 ) -> LoadResult:
     tag = uuid.uuid4().hex[:12]
@@ -190,7 +195,7 @@ def _load(
             con,
             f"create temp table {staged} as select * from {_read_csv_sql(path, rejects, scans)}",
         )
-        return _write_in_transaction(con, obj, staged, rejects, before_commit)
+        return _write_in_transaction(con, obj, staged, rejects, replaced, before_commit)
     finally:
         _rollback_quietly(con)  # an aborted transaction would refuse the clean-up
         for table in (staged, rejects, scans):
@@ -202,17 +207,14 @@ def _write_in_transaction(
     obj: ObjectInfo,
     staged: str,
     rejects: str,
+    replaced: list[date] | None,
     before_commit: Callable[[], None] | None,
 ) -> LoadResult:
     lineage = [obj.key, obj.version]
     _run(con, "begin transaction")
-    replaced = _run(
-        con,
-        f"select distinct cast(event_time as date) from {EVENTS_TABLE} where source_file = ?",
-        [obj.key],
-    )
-    _run(con, f"delete from {EVENTS_TABLE} where source_file = ?", [obj.key])
-    _run(con, f"delete from {REJECTS_TABLE} where source_file = ?", [obj.key])
+    if replaced is not None:  # a new version of a loaded file replaces its rows
+        _run(con, f"delete from {EVENTS_TABLE} where source_file = ?", [obj.key])
+        _run(con, f"delete from {REJECTS_TABLE} where source_file = ?", [obj.key])
 
     # Lines DuckDB could not parse, with its own reason.
     _run(
@@ -242,15 +244,17 @@ def _write_in_transaction(
             where ({reason}) is not null""",
         lineage,
     )
-    loaded, dates = _run(
+    # Counts from the staged rows, not raw.events (whose scan would grow with history).
+    loaded, dates, invalid = _run(
         con,
-        f"""select count(*), list(distinct cast(event_time as date) order by 1)
-            from {EVENTS_TABLE} where source_file = ?""",
-        [obj.key],
+        f"""select count(*) filter (where ({reason}) is null),
+                   list(distinct cast(event_time as date) order by 1)
+                       filter (where ({reason}) is null),
+                   count(*) filter (where ({reason}) is not null)
+            from {staged}""",
     )[0]
-    rejected = _run(con, f"select count(*) from {REJECTS_TABLE} where source_file = ?", [obj.key])[
-        0
-    ][0]
+    unparsed = _run(con, f"select count(distinct line) from {rejects}")[0][0]
+    rejected = invalid + unparsed
     dates = [d for d in (dates or []) if d is not None]
     _run(
         con,
@@ -279,7 +283,7 @@ def _write_in_transaction(
         rows_rejected=rejected,
         size_bytes=obj.size,
         event_dates=dates,
-        replaced_dates=[row[0] for row in replaced if row[0] is not None],
+        replaced_dates=replaced or [],
     )
 
 
