@@ -244,14 +244,13 @@ class Warehouse:
         try:
             result = self.runner.invoke(
                 [
-                    *args[:1],
+                    *args,
                     "--project-dir",
                     str(DBT_PROJECT),
                     "--profiles-dir",
                     str(DBT_PROJECT),
                     "--log-level",
                     "warn",
-                    *args[1:],
                 ]
             )
         finally:
