@@ -1,14 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='microbatch',
         event_time='event_time',
-        batch_size='day',
-        begin=var('estore_begin'),
-        lookback=0,
         partition_by=estore_partition_by('event_time'),
         cluster_by=estore_cluster_by(['event_type', 'user_id']),
-        on_schema_change='append_new_columns',
     )
 }}
 -- One row per clean event, partitioned by day. Each run rebuilds exactly the days of the window

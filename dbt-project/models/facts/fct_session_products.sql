@@ -1,14 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='microbatch',
         event_time='activity_time',
-        batch_size='day',
-        begin=var('estore_begin'),
-        lookback=0,
         partition_by=estore_partition_by('activity_time'),
         cluster_by=estore_cluster_by(['product_id', 'user_id']),
-        on_schema_change='append_new_columns',
     )
 }}
 {#-

@@ -1,14 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='microbatch',
         event_time='session_start_time',
-        batch_size='day',
-        begin=var('estore_begin'),
-        lookback=0,
         partition_by=estore_partition_by('session_start_time'),
         cluster_by=estore_cluster_by(['user_id']),
-        on_schema_change='append_new_columns',
     )
 }}
 -- One row per session (user_id, user_session), attributed to the day of its first event.

@@ -1,14 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='microbatch',
         event_time='first_event_time',
-        batch_size='day',
-        begin=var('estore_begin'),
-        lookback=0,
         partition_by=estore_partition_by('first_event_time'),
         cluster_by=estore_cluster_by(['user_id']),
-        on_schema_change='append_new_columns',
     )
 }}
 -- One row per user per day with any clean event. Event counts are by event day; session,
