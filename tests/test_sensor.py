@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from conftest import EstoreEnv, csv_lines, event_row
+from conftest import EstoreEnv, age, csv_lines, event_row
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from dagster_project.defs.ingest.assets import ingest_file_job
@@ -19,18 +19,18 @@ def instance():
         yield instance
 
 
-def landing(env: EstoreEnv, max_files_per_tick: int = 50) -> LandingBucket:
+def landing(env: EstoreEnv, max_files_per_tick: int = 50, settle: float = 2) -> LandingBucket:
     return LandingBucket(
         uri=env.settings.bucket,
         prefix=env.settings.landing_prefix,
-        settle_seconds=2,
+        settle_seconds=settle,
         max_files_per_tick=max_files_per_tick,
     )
 
 
-def tick(instance, env: EstoreEnv, cursor: str | None = None, cap: int = 50):
+def tick(instance, env: EstoreEnv, cursor: str | None = None, cap: int = 50, settle: float = 2):
     with dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"landing": landing(env, cap)}
+        instance=instance, cursor=cursor, resources={"landing": landing(env, cap, settle)}
     ) as context:
         data = landing_sensor.evaluate_tick(context)
     return data.run_requests or [], data.cursor
@@ -112,7 +112,13 @@ def test_files_still_being_written_are_not_picked_up(instance, estore_env):
     estore_env.drop(".fresh.csv.tmp", csv_lines(event_row()))
     estore_env.drop("upload.csv.part", csv_lines(event_row()))
     estore_env.drop("notes.txt", [b"hello".decode()])
-    assert tick(instance, estore_env)[0] == []
+    # A long settle time: "just written" holds however slow this machine is.
+    assert tick(instance, estore_env, settle=600)[0] == []
+    # Once settled, only the real data file is picked up (temporary names never are).
+    for path in estore_env.landing.iterdir():
+        age(path, 601)
+    requests = tick(instance, estore_env, settle=600)[0]
+    assert [r.tags["estore/object"] for r in requests] == ["landing/events/fresh.csv"]
 
 
 def test_a_thousand_files_page_through_ticks_without_skips_or_doubles(instance, estore_env):
