@@ -40,16 +40,8 @@ class Settings:
     bq_location: str
 
     @property
-    def is_gcs(self) -> bool:
-        return self.bucket.startswith("gs://")
-
-    @property
     def dbt_target(self) -> str:
         return DBT_TARGET[self.env]
-
-    @property
-    def ground_truth_prefix(self) -> str:
-        return "ground_truth/"
 
     @classmethod
     def from_env(cls) -> Settings:

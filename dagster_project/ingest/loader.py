@@ -226,13 +226,14 @@ def _write_in_transaction(
             from {rejects} group by line""",
         lineage,
     )
-    line_sql = _line_number_sql(con, staged, rejects)
+    unparsed = _run(con, f"select count(distinct line) from {rejects}")[0][0]
+    line_sql, line_join = _line_number_sql(staged, rejects, shifted=unparsed > 0)
     reason = _invalid_reason_sql()
     _run(
         con,
         f"""insert into {EVENTS_TABLE}
             select {", ".join(SOURCE_COLUMNS)}, ?, ?, {line_sql}, now()
-            from {staged} {_line_join_sql(con, staged, rejects)}
+            from {staged} {line_join}
             where ({reason}) is null""",
         lineage,
     )
@@ -240,7 +241,7 @@ def _write_in_transaction(
         con,
         f"""insert into {REJECTS_TABLE}
             select ?, ?, {line_sql}, {reason}, {_row_text_sql()}, now()
-            from {staged} {_line_join_sql(con, staged, rejects)}
+            from {staged} {line_join}
             where ({reason}) is not null""",
         lineage,
     )
@@ -253,7 +254,6 @@ def _write_in_transaction(
                    count(*) filter (where ({reason}) is not null)
             from {staged}""",
     )[0]
-    unparsed = _run(con, f"select count(distinct line) from {rejects}")[0][0]
     rejected = invalid + unparsed
     dates = [d for d in (dates or []) if d is not None]
     _run(
@@ -287,29 +287,23 @@ def _write_in_transaction(
     )
 
 
-def _has_parse_rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> bool:
-    return _run(con, f"select count(*) from {rejects}")[0][0] > 0
+def _line_number_sql(staged: str, rejects: str, *, shifted: bool) -> tuple[str, str]:
+    """(line expression, join clause) for the staged rows.
 
-
-def _line_number_sql(con: duckdb.DuckDBPyConnection, staged: str, rejects: str) -> str:
-    # Parsed row k (rowid k-1) sits on line k+1 (after the header), shifted by the unparsed
-    # lines before it.
-    shift = " + coalesce(shift.skipped, 0)" if _has_parse_rejects(con, rejects) else ""
-    return f"{staged}.rowid + 2{shift}"
-
-
-def _line_join_sql(con: duckdb.DuckDBPyConnection, staged: str, rejects: str) -> str:
-    """The i-th unparsed line (in line order) at line L displaces every parsed row whose
-    position is at least L - i - 1: an as-of join finds how many were skipped before a row."""
-    if not _has_parse_rejects(con, rejects):
-        return ""
-    return f"""asof left join (
+    Parsed row k (rowid k-1) sits on line k+1 (after the header), shifted by the unparsed lines
+    before it: the i-th unparsed line (in line order) at line L displaces every parsed row whose
+    position is at least L - i - 1, and an as-of join finds how many were skipped before a row.
+    Without unparsed lines there is nothing to join."""
+    if not shifted:
+        return f"{staged}.rowid + 2", ""
+    join = f"""asof left join (
             select first_rowid, max(skipped) as skipped from (
                 select line - row_number() over (order by line) - 1 as first_rowid,
                        row_number() over (order by line) as skipped
                 from (select distinct line from {rejects})
             ) group by first_rowid
         ) shift on {staged}.rowid >= shift.first_rowid"""
+    return f"{staged}.rowid + 2 + coalesce(shift.skipped, 0)", join
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:

@@ -40,7 +40,6 @@ class TickPlan:
     cursor: ListingCursor = field(default_factory=ListingCursor)
     scanned: int = 0
     already_handled: int = 0
-    reached_end: bool = False
 
 
 def plan_tick(
@@ -61,7 +60,6 @@ def plan_tick(
     while plan.scanned < max_scanned:
         batch = list(islice(objects, min(batch_size, max_scanned - plan.scanned)))
         if not batch:
-            plan.reached_end = True
             plan.cursor = ListingCursor()
             return plan
         data = [obj for obj in batch if is_data_object(obj.key)]
