@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-demo: install  ## generate ~60 days of events (once), load, build every model, print the summary
+demo: install  ## generate 100 days / 3M events (once), load, build every model, print the summary
 	$(BIN)/estore demo --events $(EVENTS) --days $(DAYS)
 
 run: install  ## process whatever is pending in the bucket

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.ingest.schema import EXPECTED_HEADER
-from dagster_project.settings import Settings
+from dagster_project.lib.ingest.schema import EXPECTED_HEADER
+from dagster_project.lib.settings import Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_SAMPLES = sorted(SHARED_DATA.glob("*.csv"))

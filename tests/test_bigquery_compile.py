@@ -29,7 +29,7 @@ import pytest
 import sqlglot
 from sqlglot.tokens import TokenType
 
-from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.lib.settings import DBT_PROJECT_DIR
 
 PROJECT_NAME = "estore"
 DAILY_TAG = "daily"

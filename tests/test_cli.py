@@ -31,7 +31,7 @@ def test_summary_on_an_empty_warehouse(estore_env: EstoreEnv):
 
 
 def test_parse_size():
-    from dagster_project.cli import parse_size
+    from dagster_project.cli.main import parse_size
 
     assert parse_size("2GB") == 2 * 10**9
     assert parse_size("500mb") == 500 * 10**6
@@ -39,7 +39,7 @@ def test_parse_size():
 
 
 def test_run_refuses_while_another_process_drives_the_warehouse(estore_env: EstoreEnv):
-    from dagster_project.instance import exclusive_lock
+    from dagster_project.cli.instance import exclusive_lock
 
     with exclusive_lock(estore_env.settings, "the Dagster UI (make dev)"):
         result = subprocess.run([ESTORE, "run", "--strict"], capture_output=True, text=True)

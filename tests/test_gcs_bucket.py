@@ -32,9 +32,9 @@ from google.api_core.exceptions import PreconditionFailed
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from dagster_project.ingest import gcs_bucket as gcs_bucket_module
-from dagster_project.ingest.bucket import ObjectInfo, open_bucket
-from dagster_project.ingest.gcs_bucket import GcsBucket, parse_gcs_uri
+from dagster_project.lib.ingest import gcs_bucket as gcs_bucket_module
+from dagster_project.lib.ingest.bucket import ObjectInfo, open_bucket
+from dagster_project.lib.ingest.gcs_bucket import GcsBucket, parse_gcs_uri
 
 PREFIX = "landing/events/"
 

@@ -30,7 +30,7 @@ from dagster_project.generator import (
 from dagster_project.generator import engine as generator_engine
 from dagster_project.generator import sink as generator_sink
 from dagster_project.generator.timeline import pick_spike_day
-from dagster_project.ingest.schema import EXPECTED_HEADER
+from dagster_project.lib.ingest.schema import EXPECTED_HEADER
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REAL_SAMPLES = sorted(SHARED_DATA.glob("*.csv"))

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 from conftest import REAL_SAMPLES, EstoreEnv, age, csv_lines, event_row
 
-from dagster_project.ingest.bucket import LocalBucket, ObjectInfo
-from dagster_project.ingest.loader import ALREADY_FAILED, FAILED, LOADED, SKIPPED, load_file
+from dagster_project.lib.ingest.bucket import LocalBucket, ObjectInfo
+from dagster_project.lib.ingest.loader import ALREADY_FAILED, FAILED, LOADED, SKIPPED, load_file
 
 
 def current(env: EstoreEnv, path: Path) -> ObjectInfo:
@@ -193,8 +193,8 @@ def test_a_process_killed_mid_load_leaves_a_state_the_next_run_repairs(estore_en
         f"""
         import os, duckdb
         from pathlib import Path
-        from dagster_project.ingest.bucket import LocalBucket
-        from dagster_project.ingest.loader import load_file
+        from dagster_project.lib.ingest.bucket import LocalBucket
+        from dagster_project.lib.ingest.loader import load_file
         bucket = LocalBucket({estore_env.settings.bucket!r}, settle_seconds=0)
         obj = next(bucket.list_objects({estore_env.settings.landing_prefix!r}))
         con = duckdb.connect({str(estore_env.settings.duckdb_path)!r})

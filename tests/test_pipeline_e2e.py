@@ -14,10 +14,10 @@ import duckdb
 import pytest
 from conftest import REAL_SAMPLES, EstoreEnv, age, csv_lines, event_row
 
+from dagster_project.cli.run import load_definitions
+from dagster_project.cli.runner import PipelineRunner
 from dagster_project.generator import GeneratorConfig, generate
-from dagster_project.ingest.loader import ALREADY_FAILED
-from dagster_project.run_command import load_definitions
-from dagster_project.runner import PipelineRunner
+from dagster_project.lib.ingest.loader import ALREADY_FAILED
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def input_lines(env: EstoreEnv, valid_only: bool = True) -> int:
 @pytest.fixture
 def pipeline_env(estore_env: EstoreEnv):
     (estore_env.settings.dagster_home / "dagster.yaml").write_text(
-        (Path(__file__).parents[1] / "dagster_project" / "dagster.yaml").read_text()
+        (Path(__file__).parents[1] / "dagster_project" / "cli" / "dagster.yaml").read_text()
     )
     return estore_env
 

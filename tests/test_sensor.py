@@ -8,9 +8,9 @@ from conftest import EstoreEnv, age, csv_lines, event_row
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from dagster_project.defs.ingest.assets import ingest_file_job
+from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.defs.ingest.sensor import landing_sensor
-from dagster_project.ingest.plan import ListingCursor
-from dagster_project.resources import LandingBucket, Warehouse
+from dagster_project.lib.ingest.plan import ListingCursor
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_a_deleted_cursor_key_does_not_reload_or_skip(instance, estore_env):
 def test_a_run_orphaned_by_a_killed_estore_run_is_failed_and_requested_again(
     instance, estore_env, tmp_path
 ):
-    from dagster_project.runner import IN_PROCESS_TAG, PipelineRunner
+    from dagster_project.cli.runner import IN_PROCESS_TAG, PipelineRunner
 
     estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
     (request,), _ = tick(instance, estore_env)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,9 +16,9 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from dagster_project.ingest.bucket import LocalBucket
-from dagster_project.ingest.loader import _read_csv_sql, load_file
-from dagster_project.settings import Settings
+from dagster_project.lib.ingest.bucket import LocalBucket
+from dagster_project.lib.ingest.loader import _read_csv_sql, load_file
+from dagster_project.lib.settings import Settings, environment
 
 START = date(2019, 10, 1)
 
@@ -34,32 +31,15 @@ class Figure:
     note: str = ""
 
 
-@contextmanager
-def estore_environment(root: Path) -> Iterator[Settings]:
+def estore_environment(root: Path):
     """Point every estore setting at `root` for the duration (restored afterwards)."""
-    names = [
-        "ESTORE_DATA_DIR",
-        "ESTORE_BUCKET",
-        "ESTORE_DUCKDB_PATH",
-        "DAGSTER_HOME",
-        "ESTORE_SETTLE_SECONDS",
-    ]
-    saved = {n: os.environ.get(n) for n in names}
-    for n in names:
-        os.environ.pop(n, None)
-    os.environ["ESTORE_DATA_DIR"] = str(root)
-    os.environ["ESTORE_SETTLE_SECONDS"] = "0"
-    settings = Settings.from_env()
-    os.environ.update(settings.dbt_env())
-    try:
-        yield settings
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-        os.environ.update(Settings.from_env().dbt_env())
+    return environment(
+        ESTORE_DATA_DIR=str(root),
+        ESTORE_BUCKET=None,
+        ESTORE_DUCKDB_PATH=None,
+        DAGSTER_HOME=None,
+        ESTORE_SETTLE_SECONDS="0",
+    )
 
 
 def _generate(bucket: Path, days: int, events: int, seed: int = 42):
@@ -108,9 +88,9 @@ def bench_raw_load(workdir: Path, landing: Path) -> list[Figure]:
 
 
 def _run_pipeline(settings: Settings):
-    from dagster_project.instance import get_instance
-    from dagster_project.run_command import load_definitions
-    from dagster_project.runner import PipelineRunner
+    from dagster_project.cli.instance import get_instance
+    from dagster_project.cli.run import load_definitions
+    from dagster_project.cli.runner import PipelineRunner
 
     instance = get_instance(settings)
     runner = PipelineRunner(load_definitions(settings), instance, settings.dagster_home)
@@ -164,7 +144,7 @@ def bench_incremental(workdir: Path, events_per_day: int) -> list[Figure]:
 def _full_rebuild(root: Path) -> Figure:
     from dbt.cli.main import dbtRunner
 
-    from dagster_project.settings import DBT_PROJECT_DIR
+    from dagster_project.lib.settings import DBT_PROJECT_DIR
 
     with estore_environment(root):
         args = [

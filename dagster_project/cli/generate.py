@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dagster_project.ingest.bucket import is_data_object
-from dagster_project.settings import Settings
+from dagster_project.lib.ingest.bucket import is_data_object
+from dagster_project.lib.settings import Settings
 
 
 def landing_has_data(settings: Settings) -> bool:

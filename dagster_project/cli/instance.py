@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.settings import Settings
+from dagster_project.lib.settings import Settings
 
 TEMPLATE = Path(__file__).with_name("dagster.yaml")
 
@@ -23,7 +23,7 @@ def prepare_dagster_home(settings: Settings) -> Path:
     config = home / "dagster.yaml"
     if not config.exists():
         shutil.copyfile(TEMPLATE, config)
-    os.environ["DAGSTER_HOME"] = str(home)
+    settings.export_dagster_home()
     return home
 
 

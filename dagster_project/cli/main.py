@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dagster_project.settings import Settings
+from dagster_project.lib.settings import Settings
 
 console = Console()
 
@@ -25,13 +25,13 @@ def parse_size(text: str) -> int:
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.generate_command import run_generate
+    from dagster_project.cli.generate import run_generate
 
     run_generate(args, settings, console)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.run_command import run_pipeline
+    from dagster_project.cli.run import run_pipeline
 
     ok = run_pipeline(settings, console)
     if not ok and args.strict:
@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_summary(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.report import print_summary
+    from dagster_project.cli.report import print_summary
 
     print_summary(settings, console)
 
@@ -53,8 +53,8 @@ def inspect_command(settings: Settings) -> str:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.generate_command import landing_has_data, run_generate
-    from dagster_project.run_command import run_pipeline
+    from dagster_project.cli.generate import landing_has_data, run_generate
+    from dagster_project.cli.run import run_pipeline
 
     if landing_has_data(settings) and not args.regenerate:
         console.print(
@@ -76,12 +76,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.dbt_project import ensure_manifest
-    from dagster_project.instance import exclusive_lock, prepare_dagster_home
+    from dagster_project.cli.instance import exclusive_lock, prepare_dagster_home
+    from dagster_project.lib.dbt.project import ensure_manifest
 
     prepare_dagster_home(settings)
     ensure_manifest(settings)
-    os.environ.update(settings.dbt_env())
+    settings.export_dbt_env()
     lock = exclusive_lock(settings, "the Dagster UI (make dev)")
     fd = lock.__enter__()
     os.set_inheritable(fd, True)  # dagster dev holds the lock for as long as it runs
@@ -103,7 +103,7 @@ def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.bench import run_benchmarks
+    from dagster_project.cli.bench import run_benchmarks
 
     run_benchmarks(args, console)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from dagster_project.runner import RunReport
-from dagster_project.settings import Settings
-from dagster_project.summary import summarize
+from dagster_project.cli.runner import RunReport
+from dagster_project.cli.summary import summarize
+from dagster_project.lib.settings import Settings
 
 
 def print_run_report(report: RunReport, console: Console) -> None:

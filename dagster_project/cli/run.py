@@ -8,12 +8,12 @@ from contextlib import redirect_stderr, redirect_stdout
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from dagster_project.settings import Settings
+from dagster_project.lib.settings import Settings
 
 
 def load_definitions(settings: Settings):
-    from dagster_project.dbt_project import ensure_manifest
     from dagster_project.definitions import defs
+    from dagster_project.lib.dbt.project import ensure_manifest
 
     ensure_manifest(settings)
     return defs()
@@ -22,7 +22,7 @@ def load_definitions(settings: Settings):
 def run_pipeline(settings: Settings, console: Console) -> bool:
     """Process everything pending; print the report and the warehouse summary.
     Returns False when a file or a step failed."""
-    from dagster_project.instance import WarehouseBusyError, exclusive_lock
+    from dagster_project.cli.instance import WarehouseBusyError, exclusive_lock
 
     try:
         with exclusive_lock(settings, "estore run"):
@@ -33,8 +33,8 @@ def run_pipeline(settings: Settings, console: Console) -> bool:
 
 
 def _run_pipeline(settings: Settings, console: Console) -> bool:
-    from dagster_project.instance import get_instance
-    from dagster_project.report import print_run_report, print_summary
+    from dagster_project.cli.instance import get_instance
+    from dagster_project.cli.report import print_run_report, print_summary
 
     instance = get_instance(settings)
     # Run logs (Dagster events, dbt output) go to a file; the terminal shows progress. The same
@@ -57,7 +57,7 @@ def _run_pipeline(settings: Settings, console: Console) -> bool:
 
 
 def _run_with_progress(settings: Settings, instance, console: Console):
-    from dagster_project.runner import PipelineRunner
+    from dagster_project.cli.runner import PipelineRunner
 
     with console.status("Loading definitions (dbt manifest, assets, sensors)..."):
         defs = load_definitions(settings)

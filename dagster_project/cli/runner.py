@@ -24,14 +24,12 @@ from dagster._core.storage.tags import (
 )
 from dagster_shared.serdes import deserialize_value, serialize_value
 
-from dagster_project.ingest.bucket import LocalBucket
-from dagster_project.ingest.plan import ListingCursor
+from dagster_project.defs.dbt.assets import daily_models_job, marts_job, snapshots_job
+from dagster_project.defs.ingest.assets import ingest_file_job
+from dagster_project.defs.ingest.sensor import OBJECT_TAG, landing_sensor
+from dagster_project.lib.ingest.bucket import LocalBucket
+from dagster_project.lib.ingest.plan import ListingCursor
 
-LANDING_SENSOR = "landing_sensor"
-INGEST_JOB = "ingest_file_job"
-DAILY_JOB = "dbt_daily_job"
-MARTS_JOB = "dbt_marts_job"
-SNAPSHOTS_JOB = "dbt_snapshots_job"
 AUTOMATION_CURSOR_FILE = "estore_automation_cursor.json"
 IN_PROCESS_TAG = "estore/in_process"
 UNFINISHED = [
@@ -99,8 +97,8 @@ class PipelineRunner:
         Each run key is executed at most once per call: a file that failed is reported, not
         retried in a loop (it is retried by the next `estore run`, and fails fast if the very
         same version was already recorded as bad)."""
-        sensor = self.defs.resolve_sensor_def(LANDING_SENSOR)
-        job = self.defs.resolve_job_def(INGEST_JOB)
+        sensor = self.defs.resolve_sensor_def(landing_sensor.name)
+        job = self.defs.resolve_job_def(ingest_file_job.name)
         cursor: str | None = None
         attempted: set[str] = set()
         new_in_pass = False
@@ -110,7 +108,7 @@ class PipelineRunner:
                 instance=self.instance,
                 cursor=cursor,
                 resources=self.defs.resources,
-                sensor_name=LANDING_SENSOR,
+                sensor_name=landing_sensor.name,
             ) as context:
                 data = sensor.evaluate_tick(context)
             cursor = data.cursor
@@ -136,7 +134,7 @@ class PipelineRunner:
         return bucket.unsettled_count(landing.prefix) if isinstance(bucket, LocalBucket) else 0
 
     def _ingest(self, job: dg.JobDefinition, request: dg.RunRequest) -> None:
-        key = request.tags.get("estore/object", request.run_key)
+        key = request.tags.get(OBJECT_TAG, request.run_key)
         self.on_event("file_start", {"key": key})
         result = job.execute_in_process(
             run_config=request.run_config,
@@ -144,7 +142,7 @@ class PipelineRunner:
             tags={
                 **request.tags,
                 RUN_KEY_TAG: request.run_key,
-                SENSOR_NAME_TAG: LANDING_SENSOR,
+                SENSOR_NAME_TAG: landing_sensor.name,
                 IN_PROCESS_TAG: "true",
             },
             raise_on_error=False,
@@ -182,9 +180,9 @@ class PipelineRunner:
         return requested, result.cursor
 
     def build_downstream(self, max_rounds: int = 5) -> None:
-        daily_job = self.defs.resolve_job_def(DAILY_JOB)
+        daily_job = self.defs.resolve_job_def(daily_models_job.name)
         daily_keys = set(daily_job.asset_layer.executable_asset_keys)
-        marts_job = self.defs.resolve_job_def(MARTS_JOB)
+        marts = self.defs.resolve_job_def(marts_job.name)
         for _ in range(max_rounds):
             requested, cursor = self.evaluate_automation()
             if not requested:
@@ -204,9 +202,9 @@ class PipelineRunner:
                         },
                     )
                     self.report.day_ranges.append((start, end))
-            marts = [k for k in requested if k not in daily_keys]
-            if marts:
-                self._execute(marts_job, f"{len(marts)} marts", asset_selection=marts)
+            mart_keys = [k for k in requested if k not in daily_keys]
+            if mart_keys:
+                self._execute(marts, f"{len(mart_keys)} marts", asset_selection=mart_keys)
                 self.report.mart_runs += 1
             if len(self.report.failed_runs) > failures:
                 return  # keep the old cursor: the next `estore run` requests these again
@@ -228,7 +226,7 @@ class PipelineRunner:
         return [(keys, set(days)) for days, keys in ranked]
 
     def take_snapshots(self) -> None:
-        job = self.defs.resolve_job_def(SNAPSHOTS_JOB)
+        job = self.defs.resolve_job_def(snapshots_job.name)
         if not job.asset_layer.executable_asset_keys:
             return
         self._execute(job, "snapshots")

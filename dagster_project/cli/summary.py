@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.ingest.schema import EVENTS_TABLE, MANIFEST_TABLE, REJECTS_TABLE
+from dagster_project.lib.ingest.schema import EVENTS_TABLE, MANIFEST_TABLE, REJECTS_TABLE
 
 ANALYTICS_SCHEMA = "analytics"
 

@@ -1,4 +1,4 @@
-"""Declarative automation: what rebuilds when upstream data changes."""
+"""Declarative automation conditions: what rebuilds when upstream data changes."""
 
 from __future__ import annotations
 
@@ -21,11 +21,3 @@ upstream_or_code_changed = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("upstream_or_code_changed")
-
-automation_sensor = dg.AutomationConditionSensorDefinition(
-    "estore_automation",
-    target=dg.AssetSelection.all(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Rebuilds the days a load touched, then the marts that read them.",
-)

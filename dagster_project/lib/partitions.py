@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import dagster as dg
 
-# Days before this have no partition (data from before it is loaded but not built downstream).
-PARTITIONS_START = os.environ.get("ESTORE_PARTITIONS_START", "2019-09-01")
+from dagster_project.lib.settings import Settings
 
+# Days before the start have no partition (see README: rows of such days are reported).
 # end_offset=1: today is a partition too (files can hold today's events).
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=PARTITIONS_START, timezone="UTC", end_offset=1
+    start_date=Settings.from_env().partitions_start, timezone="UTC", end_offset=1
 )
 
 

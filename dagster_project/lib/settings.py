@@ -1,18 +1,22 @@
 """One place that decides where things live: local folder + DuckDB, or GCS + BigQuery.
 
-Values are read from the environment when `Settings.from_env()` is called, so tests can point
-everything at a temporary folder. (The one exception is ESTORE_PARTITIONS_START, read when the
-partitions definition is imported: see partitions.py.)
+`Settings` is the only reader of the environment, and the only writer: the few variables other
+programs read (dbt's profile, Dagster's DAGSTER_HOME) are exported by its methods. Values are
+read when `Settings.from_env()` is called, so tests can point everything at a temporary folder.
+Every default lives here once; dbt receives the ones it needs as `--vars` (`dbt_vars`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt-project"
 
 
@@ -24,6 +28,21 @@ class Environment(StrEnum):
 # dbt target per environment: the dbt profile has one output of the same name for each.
 DBT_TARGET = {Environment.LOCAL: "local", Environment.PROD: "prod"}
 
+# The defaults, once. Environment variable -> default.
+DEFAULTS = {
+    "ESTORE_ENV": Environment.LOCAL.value,
+    "ESTORE_LANDING_PREFIX": "landing/events/",
+    "ESTORE_PARTITIONS_START": "2019-09-01",
+    "ESTORE_SETTLE_SECONDS": "2",
+    "ESTORE_MAX_FILES_PER_TICK": "50",
+    "ESTORE_BQ_DATASET": "estore",
+    "ESTORE_BQ_LOCATION": "EU",
+}
+
+
+def _get(name: str) -> str:
+    return os.environ.get(name, DEFAULTS[name])
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -33,6 +52,7 @@ class Settings:
     landing_prefix: str
     duckdb_path: Path
     dagster_home: Path
+    partitions_start: str
     settle_seconds: float
     max_files_per_tick: int
     gcp_project: str | None
@@ -45,22 +65,22 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = Environment(os.environ.get("ESTORE_ENV", Environment.LOCAL))
         data_dir = Path(os.environ.get("ESTORE_DATA_DIR", PROJECT_ROOT / "data")).resolve()
         return cls(
-            env=env,
+            env=Environment(_get("ESTORE_ENV")),
             data_dir=data_dir,
             bucket=os.environ.get("ESTORE_BUCKET", str(data_dir / "bucket")),
-            landing_prefix=os.environ.get("ESTORE_LANDING_PREFIX", "landing/events/"),
+            landing_prefix=_get("ESTORE_LANDING_PREFIX"),
             duckdb_path=Path(
                 os.environ.get("ESTORE_DUCKDB_PATH", data_dir / "warehouse.duckdb")
             ).resolve(),
             dagster_home=Path(os.environ.get("DAGSTER_HOME", data_dir / "dagster_home")).resolve(),
-            settle_seconds=float(os.environ.get("ESTORE_SETTLE_SECONDS", "2")),
-            max_files_per_tick=int(os.environ.get("ESTORE_MAX_FILES_PER_TICK", "50")),
+            partitions_start=_get("ESTORE_PARTITIONS_START"),
+            settle_seconds=float(_get("ESTORE_SETTLE_SECONDS")),
+            max_files_per_tick=int(_get("ESTORE_MAX_FILES_PER_TICK")),
             gcp_project=os.environ.get("GCP_PROJECT"),
-            bq_dataset=os.environ.get("ESTORE_BQ_DATASET", "estore"),
-            bq_location=os.environ.get("ESTORE_BQ_LOCATION", "EU"),
+            bq_dataset=_get("ESTORE_BQ_DATASET"),
+            bq_location=_get("ESTORE_BQ_LOCATION"),
         )
 
     def dbt_env(self) -> dict[str, str]:
@@ -72,3 +92,40 @@ class Settings:
             "ESTORE_BQ_LOCATION": self.bq_location,
             **({"GCP_PROJECT": self.gcp_project} if self.gcp_project else {}),
         }
+
+    def dbt_vars(self) -> dict[str, str]:
+        """Project defaults dbt needs, passed as `--vars` so they are defined once (here)."""
+        return {"estore_partitions_start": self.partitions_start}
+
+    def dbt_vars_arg(self) -> list[str]:
+        return ["--vars", json.dumps(self.dbt_vars(), sort_keys=True)]
+
+    def export_dbt_env(self) -> None:
+        """dbt (a subprocess, or dbtRunner in this process) reads its profile from these."""
+        os.environ.update(self.dbt_env())
+
+    def export_dagster_home(self) -> None:
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+
+
+@contextmanager
+def environment(**overrides: str | None) -> Iterator[Settings]:
+    """Set (or, with None, unset) environment variables for the duration and yield the
+    Settings they give; everything is restored afterwards (benchmarks and tests)."""
+    saved = {name: os.environ.get(name) for name in overrides}
+    try:
+        for name, value in overrides.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        settings = Settings.from_env()
+        settings.export_dbt_env()
+        yield settings
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        Settings.from_env().export_dbt_env()

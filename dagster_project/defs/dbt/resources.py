@@ -1,31 +1,36 @@
-"""Resources, built from the environment when the definitions load."""
+"""dbt resource: the dbt CLI on the project, with the target the environment picks."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
+from packaging import version
 
-from dagster_project.dbt_project import dbt_project
-from dagster_project.resources import EstoreDbtCliResource, LandingBucket, Warehouse
-from dagster_project.settings import Settings
+from dagster_project.lib.dbt.project import dbt_project
+from dagster_project.lib.settings import Settings
+
+
+class EstoreDbtCliResource(DbtCliResource):
+    """DbtCliResource that knows its dbt version without asking: upstream spawns
+    `dbt --version` twice per invocation (seconds each on a small machine). dbt-core is
+    installed in this very environment, so its version is the package's."""
+
+    @property
+    def _cli_version(self) -> version.Version:
+        from dbt.version import __version__
+
+        return version.parse(__version__)
 
 
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = Settings.from_env()
-    os.environ.update(settings.dbt_env())  # the dbt profile reads these
+    settings.export_dbt_env()  # the dbt profile reads these
     return dg.Definitions(
         resources={
-            "landing": LandingBucket(
-                uri=settings.bucket,
-                prefix=settings.landing_prefix,
-                settle_seconds=settings.settle_seconds,
-                max_files_per_tick=settings.max_files_per_tick,
-            ),
-            "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),
             "dbt": EstoreDbtCliResource(
                 project_dir=dbt_project,
                 target=settings.dbt_target,

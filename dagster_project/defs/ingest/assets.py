@@ -7,9 +7,9 @@ partitions, and declarative automation rebuilds those days downstream.
 
 import dagster as dg
 
-from dagster_project.ingest.loader import FAILED, LoadResult, load_file
-from dagster_project.partitions import daily_partitions, day_partition_keys
-from dagster_project.resources import LandingBucket, Warehouse
+from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
+from dagster_project.lib.ingest.loader import FAILED, LoadResult, load_file
+from dagster_project.lib.partitions import daily_partitions, day_partition_keys
 
 WAREHOUSE_POOL = "warehouse"
 RAW_EVENTS = dg.AssetKey(["raw", "events"])

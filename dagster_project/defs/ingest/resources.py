@@ -1,4 +1,4 @@
-"""Resources shared by the asset definitions: the bucket and the warehouse connection."""
+"""Ingest resources: the landing bucket and the local warehouse connection."""
 
 from __future__ import annotations
 
@@ -7,19 +7,18 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
-from packaging import version
 
-from dagster_project.ingest.bucket import Bucket, open_bucket
+from dagster_project.lib.ingest.bucket import Bucket, open_bucket
+from dagster_project.lib.settings import Settings
 
 
 class LandingBucket(dg.ConfigurableResource):
     """Where users drop event files: a local folder or gs://bucket."""
 
     uri: str
-    prefix: str = "landing/events/"
-    settle_seconds: float = 2.0
-    max_files_per_tick: int = 50
+    prefix: str
+    settle_seconds: float
+    max_files_per_tick: int
 
     def open(self) -> Bucket:
         return open_bucket(self.uri, settle_seconds=self.settle_seconds)
@@ -39,13 +38,21 @@ class Warehouse(dg.ConfigurableResource):
             con.close()
 
 
-class EstoreDbtCliResource(DbtCliResource):
-    """DbtCliResource that knows its dbt version without asking: upstream spawns
-    `dbt --version` twice per invocation (seconds each on a small machine). dbt-core is
-    installed in this very environment, so its version is the package's."""
+def landing_bucket(settings: Settings) -> LandingBucket:
+    return LandingBucket(
+        uri=settings.bucket,
+        prefix=settings.landing_prefix,
+        settle_seconds=settings.settle_seconds,
+        max_files_per_tick=settings.max_files_per_tick,
+    )
 
-    @property
-    def _cli_version(self) -> version.Version:
-        from dbt.version import __version__
 
-        return version.parse(__version__)
+@dg.definitions
+def resources() -> dg.Definitions:
+    settings = Settings.from_env()
+    return dg.Definitions(
+        resources={
+            "landing": landing_bucket(settings),
+            "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),
+        }
+    )

@@ -4,8 +4,8 @@ import dagster as dg
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from dagster_project.defs.ingest.assets import ingest_file_job
-from dagster_project.ingest.plan import ListingCursor, plan_tick
-from dagster_project.resources import LandingBucket
+from dagster_project.defs.ingest.resources import LandingBucket
+from dagster_project.lib.ingest.plan import ListingCursor, plan_tick
 
 # A run in any of these states means its object version needs no new request: finished, or
 # still on its way (re-requesting while a load runs is how files get appended twice).

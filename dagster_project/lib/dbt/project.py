@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from dagster_project.settings import DBT_PROJECT_DIR, Settings
+from dagster_project.lib.settings import DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -29,7 +28,7 @@ def ensure_manifest(settings: Settings | None = None) -> Path:
         return manifest
     from dbt.cli.main import dbtRunner
 
-    os.environ.update((settings or Settings.from_env()).dbt_env())
+    (settings or Settings.from_env()).export_dbt_env()
     result = dbtRunner().invoke(
         [
             "parse",

@@ -118,7 +118,7 @@ class LocalBucket:
 
 def open_bucket(uri: str, settle_seconds: float = 2.0) -> Bucket:
     if uri.startswith("gs://"):
-        from dagster_project.ingest.gcs_bucket import GcsBucket
+        from dagster_project.lib.ingest.gcs_bucket import GcsBucket
 
         return GcsBucket(uri)
     return LocalBucket(uri, settle_seconds=settle_seconds)

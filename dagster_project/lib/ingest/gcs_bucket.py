@@ -19,7 +19,7 @@ from pathlib import Path
 
 from google.cloud import storage
 
-from dagster_project.ingest.bucket import ObjectInfo, is_data_object
+from dagster_project.lib.ingest.bucket import ObjectInfo, is_data_object
 
 DEFAULT_PAGE_SIZE = 1000  # the GCS maximum for objects.list
 # Partial responses: only what ObjectInfo needs. nextPageToken must stay, or paging stops.
@@ -58,7 +58,7 @@ def _object_info(blob: storage.Blob) -> ObjectInfo:
 
 
 class GcsBucket:
-    """A GCS bucket behind the `Bucket` protocol of `dagster_project.ingest.bucket`."""
+    """A GCS bucket behind the `Bucket` protocol of `dagster_project.lib.ingest.bucket`."""
 
     def __init__(
         self,

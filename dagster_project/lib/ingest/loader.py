@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.ingest.bucket import ObjectInfo
-from dagster_project.ingest.schema import (
+from dagster_project.lib.ingest.bucket import ObjectInfo
+from dagster_project.lib.ingest.schema import (
     DDL,
     EVENTS_TABLE,
     EXPECTED_HEADER,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from dagster_project.ingest.bucket import ObjectInfo, is_data_object
+from dagster_project.lib.ingest.bucket import ObjectInfo, is_data_object
 
 
 @dataclass(frozen=True)

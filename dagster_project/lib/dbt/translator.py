@@ -1,0 +1,55 @@
+"""How dbt nodes become Dagster assets: automation, partition mapping, groups."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+from dagster_project.lib.automation import any_day_updated, upstream_or_code_changed
+
+DAILY_TAG = "daily"
+
+
+def is_daily(props: Mapping[str, Any]) -> bool:
+    tags = set(props.get("tags", [])) | set(props.get("config", {}).get("tags", []))
+    return DAILY_TAG in tags
+
+
+class EstoreTranslator(DagsterDbtTranslator):
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]):
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return None  # scheduled, see snapshot_schedule
+        if is_daily(dbt_resource_props):
+            return any_day_updated
+        return upstream_or_code_changed
+
+    def get_partition_mapping(
+        self,
+        dbt_resource_props: Mapping[str, Any],
+        dbt_parent_resource_props: Mapping[str, Any],
+    ) -> dg.PartitionMapping | None:
+        """A daily model that reads neighbouring days declares it in its dbt config
+        (`meta.estore_upstream_days: [-1, 1]`): day D then depends on upstream days D-1..D+1,
+        so a change to any of them rebuilds D."""
+        offsets = dbt_resource_props.get("config", {}).get("meta", {}).get("estore_upstream_days")
+        if offsets and is_daily(dbt_parent_resource_props):
+            return dg.TimeWindowPartitionMapping(
+                start_offset=int(offsets[0]),
+                end_offset=int(offsets[1]),
+                allow_nonexistent_upstream_partitions=True,
+            )
+        return None
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return "snapshots"
+        if dbt_resource_props["resource_type"] == "source":
+            return "ingest"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+translator = EstoreTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=False))
