@@ -26,16 +26,17 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt-project"
-SAMPLE_DIR = Path(os.environ.get("ESTORE_SAMPLE_DIR", ROOT.parent / "shared" / "data"))
+# The real REES46 samples ship with the repository (see tests/fixtures/rees46/README.md).
+SAMPLE_DIR = ROOT / "tests" / "fixtures" / "rees46"
 OCT_SAMPLE = SAMPLE_DIR / "2019-Oct-head.csv"
 NOV_SAMPLE = SAMPLE_DIR / "2019-Nov-head.csv"
 
 # Same file name everywhere: dbt-duckdb names the database after the file stem, and the manifest
 # parsed once is reused for every warehouse.
 DB_NAME = "warehouse.duckdb"
-# Exactly the selections Dagster runs (staging is tagged daily too, so a fresh warehouse works).
-DAILY = ["--select", "tag:daily"]
-UNPARTITIONED = ["--exclude", "tag:daily", "resource_type:snapshot"]
+# The selectors Dagster runs (dbt-project/selectors.yml).
+DAILY = ["--selector", "daily"]
+UNPARTITIONED = ["--selector", "whole_table"]
 CORRECTED_DAY = dt.date(2019, 10, 4)
 LATE_DAY = dt.date(2019, 10, 1)
 MODELS = {
@@ -56,6 +57,7 @@ MODELS = {
     "metrics_churn_cohorts",
     "metrics_retention_weekly",
     "metrics_rfm_segments",
+    "metrics_headline",
     "mart_product_performance",
     "mart_cross_sell_candidates",
 }
@@ -314,8 +316,8 @@ def assert_same_marts(expected: Warehouse, actual: Warehouse) -> None:
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A dbtRunner holding a manifest parsed once (parsing is the slow part of each call)."""
-    if not OCT_SAMPLE.exists() or not NOV_SAMPLE.exists():
-        pytest.skip(f"REES46 samples not found in {SAMPLE_DIR}")
+    missing = [path for path in (OCT_SAMPLE, NOV_SAMPLE) if not path.exists()]
+    assert not missing, f"REES46 fixtures missing (they ship with the repository): {missing}"
     from dbt.cli.main import dbtRunner
 
     directory = tmp_path_factory.mktemp("parse")
@@ -517,3 +519,65 @@ def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> N
         assert node["unique_id"] in catalog["nodes"], node["name"]
         for column in catalog["nodes"][node["unique_id"]]["columns"]:
             assert node["columns"].get(column, {}).get("description"), f"{node['name']}.{column}"
+
+
+LAYERS = {"staging": 0, "facts": 1, "intermediate": 2, "marts": 3}
+
+
+def test_models_flow_one_way_through_the_layers(runner) -> None:
+    """staging -> facts -> intermediate -> marts: no model reads a later layer."""
+    nodes = runner.manifest.nodes
+    backwards = []
+    for node in nodes.values():
+        if node.resource_type != "model":
+            continue
+        layer = node.fqn[1]
+        assert layer in LAYERS, f"{node.name} is outside the layer folders: {node.fqn}"
+        for parent_id in node.depends_on.nodes:
+            parent = nodes.get(parent_id)
+            if (
+                parent is not None
+                and parent.resource_type == "model"
+                and LAYERS[parent.fqn[1]] > LAYERS[layer]
+            ):
+                backwards.append(f"{node.name} ({layer}) reads {parent.name} ({parent.fqn[1]})")
+    assert not backwards, backwards
+
+
+def _selected(runner, selector: str) -> set[str]:
+    result = runner.invoke(
+        [
+            "ls",
+            "--selector",
+            selector,
+            "--resource-type",
+            "model",
+            "--resource-type",
+            "snapshot",
+            "--output",
+            "name",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--quiet",
+        ]
+    )
+    assert result.success, result.exception
+    return set(result.result)
+
+
+def test_selectors_split_every_model_into_three_groups(runner) -> None:
+    daily, whole, snapshots = (
+        _selected(runner, name) for name in ("daily", "whole_table", "snapshots")
+    )
+    assert daily == {
+        "stg_events",
+        "fct_events",
+        "fct_session_products",
+        "fct_sessions",
+        "fct_user_daily",
+    }
+    assert snapshots == {"snap_user_rfm", "snap_user_status"}
+    assert whole == MODELS - daily
+    assert not (daily & whole) and not (whole & snapshots)
