@@ -10,7 +10,7 @@
 with order_days as (
 
     select user_id, activity_date as order_date
-    from {{ ref('fct_user_daily') }}
+    from {{ ref('int_user_daily') }}
     where orders > 0
 
 ),

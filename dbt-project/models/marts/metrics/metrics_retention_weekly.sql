@@ -7,7 +7,7 @@
 -- not comparable with full weeks).
 with user_days as (
 
-    select user_id, activity_date, orders from {{ ref('fct_user_daily') }}
+    select user_id, activity_date, orders from {{ ref('int_user_daily') }}
 
 ),
 
