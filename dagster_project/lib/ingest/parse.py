@@ -1,0 +1,130 @@
+"""The SQL that reads a REES46 file line by line and parses each line exactly.
+
+DuckDB's CSV reader skips blank lines (shifting every later line number) and accepts other
+notations for numbers (`2.05301355563188E+18` as a BIGINT, `1.234` rounded to DECIMAL(18,2)).
+So the file is read as one VARCHAR column per physical line (blank lines arrive as NULL),
+numbered in file order, split on commas and cast in SQL; a line is loaded only when it matches
+the exact format, and every other line gets the first reason it fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from dagster_project.lib.ingest.schema import KNOWN_EVENT_TYPES, TIMESTAMP_FORMAT
+
+# A separator that never occurs in a text file: each physical line is one value. A line that
+# does contain it is rejected by the reader (too many columns) with its line number.
+LINE_SEPARATOR = "\\x01"
+
+INT_RE = "-?[0-9]+"
+TIME_RE = "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} UTC"
+PRICE_RE = r"-?[0-9]+(?:\.[0-9]{1,2})?"
+TEXT_RE = '[^,"]*'  # REES46 never quotes a field: a quote is rejected rather than guessed at
+EVENT_TYPE_RE = "(?:" + "|".join(KNOWN_EVENT_TYPES) + ")"
+ROW_RE = ",".join(
+    [
+        TIME_RE,
+        EVENT_TYPE_RE,
+        INT_RE,
+        f"(?:{INT_RE})?",
+        TEXT_RE,
+        TEXT_RE,
+        f"(?:{PRICE_RE})?",
+        INT_RE,
+        TEXT_RE,
+    ]
+)
+FIELDS = 9
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """The days that have a partition: rows of other days are rejected, never loaded unbuilt."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def from_settings(cls, partitions_start: str, today: date | None = None) -> DayRange:
+        # The last day partition is today (UTC): the partitions end one day after today's start.
+        return cls(date.fromisoformat(partitions_start), today or datetime.now(UTC).date())
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_lines_sql(path: Path, rejects_table: str, rejects_scan: str) -> str:
+    return (
+        f"read_csv({_quote(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, "
+        f"auto_detect = false, delim = '{LINE_SEPARATOR}', quote = '', escape = '', "
+        f"store_rejects = true, rejects_table = '{rejects_table}', "
+        f"rejects_scan = '{rejects_scan}')"
+    )
+
+
+def parsed_lines_sql(path: Path, rejects_table: str, rejects_scan: str, days: DayRange) -> str:
+    """One row per data line: `line_no` (reader order, the header is 1), the text, its fields,
+    the typed columns and `ok`. The line numbering sits below the parse, so that the split is
+    computed once per line even where filters repeat the expressions."""
+    numbered = (
+        "select row_number() over () as line_no, line, string_split(line, ',') as f "
+        f"from {read_lines_sql(path, rejects_table, rejects_scan)}"
+    )
+    typed = f"""
+        select line_no, line, f,
+            try_strptime(f[1], '{TIMESTAMP_FORMAT}') as event_time,
+            nullif(f[2], '') as event_type,
+            try_cast(f[3] as bigint) as product_id,
+            try_cast(nullif(f[4], '') as bigint) as category_id,
+            nullif(f[5], '') as category_code,
+            nullif(f[6], '') as brand,
+            try_cast(nullif(f[7], '') as decimal(18, 2)) as price,
+            try_cast(f[8] as bigint) as user_id,
+            nullif(f[9], '') as user_session
+        from ({numbered})
+        where line_no > 1"""
+    ok = f"""coalesce(
+            regexp_full_match(line, '{ROW_RE}')
+            and event_time is not null and product_id is not null and user_id is not null
+            and (f[4] = '' or category_id is not null) and (f[7] = '' or price is not null)
+            and cast(event_time as date) between date '{days.first}' and date '{days.last}',
+            false)"""
+    return f"select *, {ok} as ok from ({typed})"
+
+
+def reason_sql(days: DayRange) -> str:
+    """Why a line that is not `ok` was rejected: the first rule it breaks."""
+    known = ", ".join(_quote(t) for t in KNOWN_EVENT_TYPES)
+    day = "cast(event_time as date)"
+
+    def integer(column: str, index: int) -> str:
+        return f"not regexp_full_match(f[{index}], '{INT_RE}') or {column} is null"
+
+    return f"""case
+        when line is null or line = '' then 'blank line'
+        when contains(line, '"') then 'quoted field (REES46 fields are never quoted)'
+        when len(f) <> {FIELDS} then 'expected {FIELDS} fields, found ' || len(f)
+        when f[1] = '' then 'missing event_time'
+        when not regexp_full_match(f[1], '{TIME_RE}') or event_time is null
+            then 'event_time is not YYYY-MM-DD HH:MM:SS UTC'
+        when f[2] = '' then 'missing event_type'
+        when f[2] not in ({known}) then 'unknown event_type ' || f[2]
+        when f[3] = '' then 'missing product_id'
+        when {integer("product_id", 3)} then 'product_id is not an integer'
+        when f[4] <> '' and ({integer("category_id", 4)}) then 'category_id is not an integer'
+        when f[7] <> '' and regexp_full_match(f[7], '-?[0-9]*\\.[0-9]{{3,}}')
+            then 'price has more than 2 decimal places'
+        when f[7] <> '' and (not regexp_full_match(f[7], '{PRICE_RE}') or price is null)
+            then 'price is not a decimal number'
+        when f[8] = '' then 'missing user_id'
+        when {integer("user_id", 8)} then 'user_id is not an integer'
+        when {day} < date '{days.first}'
+            then 'event_time before ESTORE_PARTITIONS_START ({days.first})'
+        when {day} > date '{days.last}'
+            then 'event_time after {days.last} (today, UTC): no day partition for it yet'
+        else 'not a REES46 row'
+    end"""
