@@ -209,16 +209,21 @@ def _load(
         if replaced is not None:  # a new version of a loaded file replaces its rows
             _run(con, f"delete from {EVENTS_TABLE} where source_file = ?", [obj.key])
             _run(con, f"delete from {REJECTS_TABLE} where source_file = ?", [obj.key])
+        # Rows appended in this transaction get row ids above every committed one: the counts
+        # and days below read this load's rows only, never the history.
+        last_committed = _run(con, f"select coalesce(max(rowid), -1) from {EVENTS_TABLE}")[0][0]
+        _run(
+            con,
+            f"""insert into {EVENTS_TABLE}
+                select {columns}, ?, ?, line_no, ?
+                from ({parsed}) where ok""",
+            [*lineage, now],
+        )
         loaded, dates = _run(
             con,
-            f"""with inserted as (
-                    insert into {EVENTS_TABLE}
-                    select {columns}, ?, ?, line_no, ?
-                    from ({parsed}) where ok
-                    returning cast(event_time as date) as day
-                )
-                select count(*), list(distinct day) from inserted""",
-            [*lineage, now],
+            f"""select count(*), list(distinct cast(event_time as date))
+                from {EVENTS_TABLE} where rowid > ?""",
+            [last_committed],
         )[0]
         dates = sorted(d for d in (dates or []) if d is not None)
 
@@ -235,8 +240,8 @@ def _load(
             _run(
                 con,
                 f"update {EVENTS_TABLE} set source_line = source_line + {shift('source_line')} "
-                "where source_file = ?",
-                [obj.key],
+                "where rowid > ?",
+                [last_committed],
             )
             con.executemany(
                 f"insert into {REJECTS_TABLE} values (?, ?, ?, ?, ?, ?)",
