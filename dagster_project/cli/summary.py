@@ -112,3 +112,66 @@ def summarize(duckdb_path: Path) -> WarehouseSummary:
     finally:
         con.close()
     return summary
+
+
+# What the Dagster instance knows and the warehouse cannot: loads that failed for a reason that
+# was not the file's (nothing in the manifest) and days whose build failed or was cancelled.
+DAY_ASSET = "fct_events"  # every daily model builds with it, in one dbt call per day range
+
+
+@dataclass
+class PipelineHealth:
+    failed_loads: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    unbuilt_days: list[str] = field(default_factory=list)
+
+
+def pipeline_health(dagster_home: Path) -> PipelineHealth:
+    """Loads whose last attempt failed with no success since, and day partitions whose last
+    build attempt failed or was cancelled (retried by the next `estore run`, or by the daemon)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.storage.tags import RUN_KEY_TAG
+
+    from dagster_project.defs.ingest.sensor import OBJECT_TAG, base_run_key
+
+    health = PipelineHealth()
+    if not (dagster_home / "history").exists():
+        return health
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home)))
+    try:
+        latest: dict[str, dg.DagsterRun] = {}
+        for record in instance.get_run_records(
+            filters=dg.RunsFilter(job_name="ingest_file_job"), ascending=True
+        ):
+            run = record.dagster_run
+            if RUN_KEY_TAG in run.tags:
+                latest[base_run_key(run.tags[RUN_KEY_TAG])] = run
+        health.failed_loads = sorted(
+            (run.tags.get(OBJECT_TAG, key), run.status.value.lower())
+            for key, run in latest.items()
+            if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        )
+        storage = instance.event_log_storage
+        attempts = (
+            storage.get_latest_asset_partition_materialization_attempts_without_materializations(  # noqa: E501
+                dg.AssetKey(DAY_ASSET)
+            )
+        )
+        statuses = (
+            {
+                r.dagster_run.run_id: r.dagster_run.status
+                for r in instance.get_run_records(
+                    filters=dg.RunsFilter(run_ids=list({run_id for run_id, _ in attempts.values()}))
+                )
+            }
+            if attempts
+            else {}
+        )
+        health.unbuilt_days = sorted(
+            day
+            for day, (run_id, _) in attempts.items()
+            if statuses.get(run_id) in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        )
+    finally:
+        instance.dispose()
+    return health
