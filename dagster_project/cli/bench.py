@@ -28,6 +28,7 @@ from dagster_project.cli.bench_logs import PassLog, breakdown_rows, parse_pass_l
 from dagster_project.lib.ingest.bucket import LocalBucket
 from dagster_project.lib.ingest.loader import load_file
 from dagster_project.lib.ingest.schema import SOURCE_COLUMNS, TIMESTAMP_FORMAT
+from dagster_project.lib.settings import environment
 
 START = date(2019, 10, 1)
 LANDING = "landing/events/"
@@ -71,14 +72,16 @@ def _generate(bucket: Path, days: int, events: int, per: str = "day", gzip: bool
     )
 
 
-def _case_env(root: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"ESTORE_BUCKET", "ESTORE_DUCKDB_PATH", "DAGSTER_HOME"}
-    }
-    env.update(ESTORE_DATA_DIR=str(root), ESTORE_SETTLE_SECONDS="0")
-    return env
+def case_environment(root: Path):
+    """Every estore setting pointed at `root` for the duration (a child process inherits it);
+    the dbt profile's variables are exported too."""
+    return environment(
+        ESTORE_DATA_DIR=str(root),
+        ESTORE_BUCKET=None,
+        ESTORE_DUCKDB_PATH=None,
+        DAGSTER_HOME=None,
+        ESTORE_SETTLE_SECONDS="0",
+    )
 
 
 def estore_run(root: Path) -> Pass:
@@ -90,9 +93,8 @@ def estore_run(root: Path) -> Pass:
     estore = Path(sys.executable).with_name("estore")
     with (root / "logs" / "estore-run.out").open("a") as out:
         started = time.perf_counter()
-        process = subprocess.Popen(
-            [str(estore), "run"], stdout=out, stderr=out, env=_case_env(root)
-        )
+        with case_environment(root):
+            process = subprocess.Popen([str(estore), "run"], stdout=out, stderr=out)
         # wait4: the child's peak RSS, including the dbt processes it waited for.
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
@@ -279,20 +281,17 @@ def fixed_cost(root: Path, new_day: Pass, status) -> list[Figure]:
 def _full_rebuild(root: Path) -> Figure:
     from dagster_project.lib.settings import DBT_PROJECT_DIR
 
-    env = _case_env(root)
-    env.update(ESTORE_DUCKDB_PATH=str(root / "warehouse.duckdb"))
     dbt = str(Path(sys.executable).with_name("dbt"))
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     common += ["--quiet", "--target-path", str(root / "dbt-target")]
     window = ["--event-time-start", "2019-10-01", "--event-time-end", "2020-01-01"]
     started = time.perf_counter()
-    with (root / "logs" / "full-rebuild.out").open("w") as out:
+    with case_environment(root), (root / "logs" / "full-rebuild.out").open("w") as out:
         ok = all(
             subprocess.run(
                 [dbt, "build", "--full-refresh", *args, *common],
                 stdout=out,
                 stderr=out,
-                env=env,
             ).returncode
             == 0
             for args in (
