@@ -160,8 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000, help="port the UI listens on")
     dev.set_defaults(func=cmd_dev)
 
-    bench = add("bench", help="measure generator, load and end-to-end throughput")
-    bench.add_argument("--events", type=int, default=2_000_000, help="events for throughput")
+    bench = add("bench", help="measure load, landing -> marts and incremental cost")
+    bench.add_argument(
+        "--events", type=int, default=None, help="events (default 2M; --scale: 42M, October)"
+    )
+    bench.add_argument(
+        "--scale", action="store_true", help="one October-sized monthly file, landing -> marts"
+    )
+    bench.add_argument("--gzip", action="store_true", help="with --scale: a .csv.gz file")
     bench.add_argument(
         "--events-per-day", type=int, default=20_000, help="events/day for incremental cost"
     )
