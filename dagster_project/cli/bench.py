@@ -295,8 +295,8 @@ def _full_rebuild(root: Path) -> Figure:
             ).returncode
             == 0
             for args in (
-                ["--select", "tag:daily", *window],
-                ["--exclude", "tag:daily", "resource_type:snapshot"],
+                ["--selector", "daily", *window],
+                ["--selector", "whole_table"],
             )
         )
     seconds = time.perf_counter() - started
