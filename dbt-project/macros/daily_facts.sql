@@ -1,11 +1,8 @@
 {#-
-    Helpers for the day-partitioned (microbatch) facts.
-
-    dbt runs a microbatch model once per day of the window that Dagster passes
-    (--event-time-start/--event-time-end); the current batch is model.batch. A ref() to another
-    model with an event_time is filtered to that batch automatically; a model that needs
-    neighbouring days reads `ref('x').render()` (unfiltered) and filters with
-    estore_batch_filter(column, days_before, days_after) instead.
+    Helpers for the daily facts, which rebuild the window of days a dbt invocation is given
+    (estore_window: --event-time-start/--event-time-end, or vars min_date/max_date; end
+    exclusive) in one statement per model: day facts replace the window's days, session facts
+    the sessions with an event in the window (README.md).
 -#}
 
 {#- BigQuery partitioning of a fact on a TIMESTAMP column by day; none elsewhere
@@ -26,32 +23,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The current microbatch as (start, end) datetimes, or none outside a batch (compile, docs,
-    unit tests). -#}
-{% macro estore_current_batch() -%}
-    {%- set batch = model.get('batch') if model is mapping else none -%}
-    {%- if batch and batch.get('event_time_start') and batch.get('event_time_end') -%}
-        {{ return((batch.get('event_time_start'), batch.get('event_time_end'))) }}
-    {%- endif -%}
-    {{ return(none) }}
-{%- endmacro %}
-
-{#- Predicate: column within the current batch widened by days_before/days_after days.
-    Outside a batch (compile, docs, unit tests) it is `1 = 1`: the model sees all its input. -#}
-{% macro estore_batch_filter(column, days_before=0, days_after=0) -%}
-    {%- set batch = estore_current_batch() -%}
-    {%- if batch is none -%}
-        1 = 1
-    {%- else -%}
-        {%- set start = batch[0] - modules.datetime.timedelta(days=days_before) -%}
-        {%- set end = batch[1] + modules.datetime.timedelta(days=days_after) -%}
-        {{ column }} >= {{ estore_timestamp_literal(start) }}
-        and {{ column }} < {{ estore_timestamp_literal(end) }}
-    {%- endif -%}
-{%- endmacro %}
-
 {#- The --event-time-start/--event-time-end window of this dbt invocation as (start, end)
-    datetimes, or none when the invocation has no window. -#}
+    datetimes, or none when the invocation has no window (use estore_window(), which also
+    reads vars min_date/max_date). -#}
 {% macro estore_invocation_window() -%}
     {%- set start = invocation_args_dict.get('event_time_start') -%}
     {%- set end = invocation_args_dict.get('event_time_end') -%}
@@ -122,4 +96,19 @@
 
 {% macro estore_drop_tombstones() -%}
     delete from {{ this }} where events = 0
+{%- endmacro %}
+
+{#- Day facts: replace the window's days. The model selects the window's rows
+    (estore_in_window); this pre-hook first deletes the same days from the table, in the same
+    transaction on DuckDB, so a day that became empty is emptied too. Without a window an
+    existing table is rebuilt whole. Append on DuckDB; on BigQuery a merge without a key
+    (insert only), the delete pruned to the window's partitions. -#}
+{% macro estore_window_strategy() -%}
+    {{ return('merge' if target.type == 'bigquery' else 'append') }}
+{%- endmacro %}
+
+{% macro estore_delete_window(column) -%}
+    {%- if estore_is_incremental() -%}
+        delete from {{ this }} where {{ estore_in_window(column) }}
+    {%- endif -%}
 {%- endmacro %}

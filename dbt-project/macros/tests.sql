@@ -2,8 +2,8 @@
     Data tests on the day-partitioned facts should check the partitions a run rebuilt, not scan
     all history. A test declares `config: {where: "__window(<timestamp column>)__"}`; at run time
     this override of dbt's get_where_subquery turns it into
-    `<column> >= window start and <column> < window end` using the invocation's
-    --event-time-start/--event-time-end. Without a window (an ad hoc full check) the test reads
+    `<column> >= window start and <column> < window end` using the invocation's window
+    (estore_window: --event-time-start/--event-time-end or vars min_date/max_date). Without a window (an ad hoc full check) the test reads
     the whole table. The token is resolved at execution, so partial parsing cannot freeze a window.
     Any other `where` behaves as in dbt.
 -#}
@@ -11,7 +11,7 @@
     {%- set where = config.get('where', '') -%}
     {%- if where and where.startswith('__window(') and where.endswith(')__') -%}
         {%- set column = where[9:-3] -%}
-        {%- set window = estore_invocation_window() -%}
+        {%- set window = estore_window() -%}
         {%- if window is none -%}
             {%- set where = '' -%}
         {%- else -%}

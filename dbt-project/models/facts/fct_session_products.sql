@@ -5,7 +5,7 @@
         unique_key='session_product_id',
         partition_by=estore_partition_by('activity_time'),
         cluster_by=estore_cluster_by(['user_id', 'product_id']),
-        post_hook=[estore_drop_tombstones()],
+        post_hook="{{ estore_drop_tombstones() }}",
     )
 }}
 {#-

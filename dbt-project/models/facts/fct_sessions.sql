@@ -5,7 +5,7 @@
         unique_key='session_id',
         partition_by=estore_partition_by('session_start_time'),
         cluster_by=estore_cluster_by(['session_id']),
-        post_hook=[estore_drop_tombstones()],
+        post_hook="{{ estore_drop_tombstones() }}",
     )
 }}
 {#-

@@ -1,6 +1,8 @@
 {{
     config(
         event_time='first_event_time',
+        incremental_strategy=estore_window_strategy(),
+        pre_hook="{{ estore_delete_window('first_event_time') }}",
         partition_by=estore_partition_by('first_event_time'),
         cluster_by=estore_cluster_by(['user_id']),
     )
@@ -11,6 +13,7 @@
 with events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ estore_in_window('event_time') }}
 
 ),
 

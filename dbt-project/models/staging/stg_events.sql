@@ -1,5 +1,5 @@
 -- Clean, typed events. Exact duplicate rows (all nine source columns equal) count once.
--- Grouping on the source columns lets the warehouse push a time filter (microbatch window)
+-- Grouping on the source columns lets the warehouse push a time filter (the window of a daily run)
 -- straight down to the raw scan.
 with source as (
 
