@@ -84,6 +84,10 @@ def test_a_crash_after_the_load_commits_still_gets_its_days_rebuilt(
     other = estore_env.drop("other.csv", csv_lines(event_row(when="2019-10-05 10:00:00")))
     later = ingest(instance, estore_env, f"{estore_env.settings.landing_prefix}{other.name}")
     assert reported_days(later) == ["2019-10-05"]
+    # A new version of a file is a new change of its days: reported again.
+    estore_env.drop("other.csv", other.read_bytes(), age_seconds=30)
+    redrop = ingest(instance, estore_env, f"{estore_env.settings.landing_prefix}{other.name}")
+    assert reported_days(redrop) == ["2019-10-05"]
     # ...but they stay pending in the warehouse until the build clears them.
     con = duckdb.connect(str(estore_env.settings.duckdb_path))
     try:

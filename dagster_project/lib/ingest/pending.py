@@ -37,10 +37,10 @@ def pending_days(con: duckdb.DuckDBPyConnection) -> list[date]:
 
 
 def pending_since(con: duckdb.DuckDBPyConnection) -> list[tuple[date, datetime]]:
-    """Each pending day with the time (naive UTC) of its earliest unbuilt change."""
+    """Each pending day with the time (naive UTC) of its latest change."""
     con.execute(DDL).fetchall()
     return con.execute(
-        f"select day, min(recorded_at) from {PENDING_TABLE} group by day order by day"
+        f"select day, max(recorded_at) from {PENDING_TABLE} group by day order by day"
     ).fetchall()
 
 
