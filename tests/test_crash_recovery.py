@@ -1,8 +1,8 @@
 """Issues 8.1 and 8.2: a killed or interrupted `estore run` never blocks the next one.
 
 The real command runs in a subprocess and is stopped at several points: SIGKILL (with its dbt
-children: a reboot, an OOM kill) during a load, during dbt and during the snapshots; SIGTERM and
-Ctrl-C (SIGINT) while it waits on dbt or the snapshots. Each signal stops it promptly, saying
+children: a reboot, an OOM kill) during a load and during dbt; SIGTERM during dbt and Ctrl-C
+(SIGINT) during the snapshots. Each signal stops it promptly, saying
 what it was doing; the next run completes, every landed row is there exactly once, and the marts
 equal those of a run never interrupted. One sequence on one small data set keeps it affordable."""
 
@@ -82,10 +82,9 @@ def test_killed_and_interrupted_runs_never_block_the_next_and_lose_or_double_not
     assert kill_during(data_dir, "dbt_daily_job", after=1.5), "not killed while dbt ran"
     assert slots_held(data_dir), "the killed run holds the warehouse slot (issue 8.1's deadlock)"
 
+    # Ctrl-C kills the process during the snapshots: the next run takes them again.
     said = interrupt_during(data_dir, "dbt_snapshots_job", signal.SIGINT)
     assert "SIGINT: stopping while building snapshots" in said
-
-    assert kill_during(data_dir, "dbt_snapshots_job", after=0.5), "not killed in snapshots"
 
     result = run_to_end(data_dir, "--strict")
 

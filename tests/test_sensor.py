@@ -208,3 +208,27 @@ def test_a_file_the_loader_found_bad_is_not_requested_again(instance, estore_env
     (request,), _ = tick(instance, estore_env)
     assert execute(instance, estore_env, request) is False
     assert tick(instance, estore_env)[0] == []
+
+
+def test_the_summary_reports_loads_that_failed_for_a_reason_other_than_the_file(estore_env):
+    """Issue 13.2: "files failed" is truthful when nothing was written to the manifest."""
+    from dagster_project.cli.instance import get_instance
+    from dagster_project.cli.summary import pipeline_health
+
+    instance = get_instance(estore_env.settings)
+    estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
+    (request,), _ = tick(instance, estore_env)
+
+    def attempt(run_key: str, status: dg.DagsterRunStatus) -> None:
+        instance.create_run_for_job(
+            ingest_file_job,
+            run_config=request.run_config,
+            tags={**request.tags, RUN_KEY_TAG: run_key},
+            status=status,
+        )
+
+    attempt(request.run_key, dg.DagsterRunStatus.FAILURE)
+    health = pipeline_health(estore_env.settings.dagster_home)
+    assert health.failed_loads == [(request.tags["estore/object"], "failure")]
+    attempt(f"{request.run_key}#retry-1", dg.DagsterRunStatus.SUCCESS)
+    assert pipeline_health(estore_env.settings.dagster_home).failed_loads == []

@@ -142,7 +142,7 @@ def test_after_a_killed_run_the_ui_loads_and_builds_a_dropped_file(dev):
             instance.dispose()
         return event is not None and event.timestamp > dropped and event.timestamp
 
-    built = wait_until(marts_built, "the marts are rebuilt")
+    built = wait_until(marts_built, "the marts are rebuilt", guard_seconds=900)
     print(f"\nlatency from drop to updated marts: {built - dropped:.1f}s")
 
 

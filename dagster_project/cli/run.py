@@ -125,12 +125,14 @@ def run_interruptibly(runner, instance, console: Console):
 
     def stop(signum: int, _frame) -> None:
         name = signal.Signals(signum).name
+        runner.stopping = True  # the worker starts no new run
         console.print(f"\n[yellow]{name}: stopping while {runner.current}[/yellow]")
         _stop_children()
         try:
             recovery = _release_runs(instance)
             console.print(f"[yellow]{recovery}; the next `estore run` repairs the rest[/yellow]")
         finally:
+            _stop_children()  # one the worker started meanwhile (it runs until we exit)
             console.file.flush()
             os._exit(INTERRUPTED_EXIT_CODE)
 

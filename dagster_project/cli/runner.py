@@ -99,6 +99,7 @@ class PipelineRunner:
         self.on_event = on_event or (lambda kind, info: None)
         self.report = RunReport()
         self.current: str = "starting"  # what the runner is doing (said when interrupted)
+        self.stopping = False  # set by a signal handler: start nothing new
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest_pending(self, max_wait_seconds: float = 30.0) -> None:
@@ -145,6 +146,7 @@ class PipelineRunner:
         return bucket.unsettled_count(landing.prefix) if isinstance(bucket, LocalBucket) else 0
 
     def _ingest(self, job: dg.JobDefinition, request: dg.RunRequest) -> None:
+        self._check_stopping()
         key = request.tags.get(OBJECT_TAG, request.run_key)
         self.current = f"loading {key}"
         self.on_event("file_start", {"key": key})
@@ -257,7 +259,12 @@ class PipelineRunner:
         )
         return bool(records) and records[0].dagster_run.status != dg.DagsterRunStatus.SUCCESS
 
+    def _check_stopping(self) -> None:
+        if self.stopping:
+            raise KeyboardInterrupt("estore run is stopping")
+
     def _execute(self, job: dg.JobDefinition, label: str, **kwargs) -> None:
+        self._check_stopping()
         self.current = f"building {label}"
         self.on_event("step_start", {"label": label})
         tags = {**kwargs.pop("tags", {}), IN_PROCESS_TAG: "true"}
