@@ -28,10 +28,10 @@ from dagster_project.cli.bench_logs import PassLog, breakdown_rows, parse_pass_l
 from dagster_project.lib.ingest.bucket import LocalBucket
 from dagster_project.lib.ingest.loader import load_file
 from dagster_project.lib.ingest.schema import SOURCE_COLUMNS, TIMESTAMP_FORMAT
-from dagster_project.lib.settings import environment
+from dagster_project.lib.settings import DEFAULTS, environment
 
 START = date(2019, 10, 1)
-LANDING = "landing/events/"
+LANDING = DEFAULTS["ESTORE_LANDING_PREFIX"]
 OCTOBER_EVENTS = 42_448_764  # the public 2019-Oct.csv (5.7 GB)
 PUBLIC_EVENTS = 411_709_736  # the seven public monthly files
 DEFAULT_EVENTS = 2_000_000  # make bench: one monthly file and 30 daily files of this many

@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from dagster_project.lib.settings import DEFAULTS
+
 # Default volume when neither `events` nor `target_bytes` is given.
 DEFAULT_EVENTS_PER_DAY = 50_000
 # Average size of one CSV row (with its newline) in the generated files, measured on a 2M-row
@@ -21,7 +23,7 @@ HEADER = (
 @dataclass(frozen=True)
 class GeneratorConfig:
     output_dir: Path  # the bucket root (a local folder)
-    prefix: str = "landing/events/"  # files go to output_dir/prefix
+    prefix: str = DEFAULTS["ESTORE_LANDING_PREFIX"]  # files go to output_dir/prefix
     start_date: date = date(2019, 10, 1)
     days: int = 60
     events: int | None = None  # approximate total number of events
