@@ -148,20 +148,84 @@ def test_ci_lints_and_tests_pull_requests_and_main(ci: dict):
     assert "github.ref" in ci["concurrency"]["group"]
 
 
-def test_cd_deploys_main_only_through_the_production_environment(cd: dict):
+def _job_runs(job: dict) -> list[str]:
+    return [step.get("run", "") for step in job.get("steps", [])]
+
+
+def _job_uses(job: dict) -> list[str]:
+    return [step.get("uses", "").split("@")[0] for step in job.get("steps", [])]
+
+
+def test_ci_checks_terraform_workflows_and_dbt_on_duckdb(ci: dict):
+    (test,) = [job for name, job in ci["jobs"].items() if name == "test"]
+    runs, uses = _job_runs(test), _job_uses(test)
+    # `make lint` runs terraform fmt -check only when terraform is installed: install it first.
+    assert uses.index("hashicorp/setup-terraform") < runs.index("make lint")
+    assert "make checkov" in runs
+    assert any(run.startswith(".venv/bin/zizmor") for run in runs)
+    assert any("estore demo" in run for run in runs)  # load + dbt build on DuckDB
+
+
+def test_bigquery_integration_runs_only_with_wif_and_cleans_up_exactly_its_datasets(ci: dict):
+    job = ci["jobs"]["bigquery-integration"]
+    assert "vars.GCP_WORKLOAD_IDENTITY_PROVIDER != ''" in job["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["env"]["PR"] == "${{ github.event.pull_request.number }}"
+    build = next(run for run in _job_runs(job) if "dbt build" in run)
+    for flag in ("--select state:modified+", "--defer", "--state prod-state", "--target prod"):
+        assert flag in build
+    assert "--exclude resource_type:snapshot" in build
+    create = next(
+        step for step in job["steps"] if "bq" in step.get("run", "") and "mk" in step["run"]
+    )
+    assert '"ci_pr_${PR}" "ci_pr_${PR}_raw"' in create["run"]
+    (cleanup,) = [step for step in job["steps"] if "bq rm" in step.get("run", "")]
+    assert cleanup["if"] == "always()"
+    commands = [line.strip() for line in cleanup["run"].splitlines() if line.strip()]
+    assert commands == [
+        'bq rm -r -f -d "${PROJECT}:ci_pr_${PR}"',
+        'bq rm -r -f -d "${PROJECT}:ci_pr_${PR}_raw"',
+    ]  # exact names: no ls | grep, no wildcard, no prefix match
+
+
+def test_cd_plans_then_applies_behind_the_production_environment(cd: dict):
     on = triggers(cd)
     assert set(on) == {"push", "workflow_dispatch"}  # never from a pull request
     assert on["push"]["branches"] == ["main"]
     assert cd["concurrency"]["cancel-in-progress"] is False
-    (job,) = cd["jobs"].values()
-    assert job["environment"] == "production"
-    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    jobs = cd["jobs"]
+    assert "environment" not in jobs["terraform-plan"]
+    assert any("terraform plan" in run for run in _job_runs(jobs["terraform-plan"]))
+    apply = jobs["terraform-apply"]
+    assert apply["needs"] == "terraform-plan"
+    assert apply["environment"] == "production"
+    assert any("terraform apply" in run for run in _job_runs(apply))
+    # Everything that changes production waits for the approval.
+    for name in ("terraform-apply", "dbt-deploy", "deploy-dagster"):
+        assert jobs[name]["environment"] == "production", name
+    for job in jobs.values():
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_cd_builds_whole_table_models_never_snapshots_and_uploads_the_manifest(cd: dict):
+    job = cd["jobs"]["dbt-deploy"]
     names = [step.get("uses", "").split("@")[0] or step.get("run", "") for step in job["steps"]]
     auth = names.index(GCP_AUTH)
     build = next(i for i, name in enumerate(names) if "dbt build" in name)
     assert auth < build
     assert "--target prod" in names[build]
+    assert "--selector whole_table" in names[build]
     assert any(name.strip() == "make install" for name in names[:build])
+    upload = next(i for i, name in enumerate(names) if "manifest.json" in name)
+    assert build < upload and "gcloud storage cp dbt-project/target/manifest.json" in names[upload]
+    # Snapshots run only through Dagster's single-writer job.
+    for step in (step for workflow_job in cd["jobs"].values() for step in workflow_job["steps"]):
+        assert "dbt snapshot" not in step.get("run", "")
+        assert "selector snapshots" not in step.get("run", "")
+    deploy = cd["jobs"]["deploy-dagster"]
+    assert deploy["needs"] == "dbt-deploy"
+    assert any("--tunnel-through-iap" in run for run in _job_runs(deploy))
 
 
 def _zizmor() -> str:

@@ -1,0 +1,8 @@
+locals {
+  is_prod = var.environment == "prod"
+  labels = {
+    app         = "estore-analytics"
+    environment = var.environment
+    managed-by  = "terraform"
+  }
+}

@@ -1,0 +1,26 @@
+terraform {
+  required_version = ">= 1.6.0, < 2.0.0"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "= 6.49.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "= 3.7.2"
+    }
+  }
+
+  # Remote state in a GCS bucket created once by hand (see README.md, "Bootstrap"):
+  #   terraform init -backend-config="bucket=<project>-tfstate"
+  # The state holds the Cloud SQL password, so only admins may read that bucket.
+  backend "gcs" {
+    prefix = "estore-analytics"
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}
