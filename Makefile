@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVENTS ?= 3000000
 DAYS ?= 100
 
-.PHONY: install demo run test lint format dev bench bench-scale clean
+.PHONY: install demo run test lint format dev bench bench-scale clean checkov
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ demo: install  ## generate 100 days / 3M events (once), load, build every model,
 run: install  ## process whatever is pending in the bucket
 	$(BIN)/estore run
 
-test: install lint  ## the whole test suite (what CI runs)
+test: install lint checkov  ## the whole test suite (what CI runs)
 	$(BIN)/pytest
 
 lint: install
@@ -54,7 +54,6 @@ clean:
 # dependency). Pinned; the first run installs it (~1-2 min), later runs only scan.
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
-.PHONY: checkov
 checkov:  ## static security checks of terraform/ (0 failed checks; skips justified in place)
 	@test -x $(CHECKOV_VENV)/bin/checkov || { $(PYTHON) -m venv $(CHECKOV_VENV) && \
 	 $(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip && \
