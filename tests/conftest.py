@@ -15,7 +15,7 @@ import pytest
 from dagster_project.lib.ingest.schema import EXPECTED_HEADER
 from dagster_project.lib.settings import Settings
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parent / "fixtures" / "rees46"
 REAL_SAMPLES = sorted(SHARED_DATA.glob("*.csv"))
 
 

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import REAL_SAMPLES
 
 from dagster_project.generator import (
     BYTES_PER_ROW,
@@ -31,9 +32,6 @@ from dagster_project.generator import engine as generator_engine
 from dagster_project.generator import sink as generator_sink
 from dagster_project.generator.timeline import pick_spike_day
 from dagster_project.lib.ingest.schema import EXPECTED_HEADER
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-REAL_SAMPLES = sorted(SHARED_DATA.glob("*.csv"))
 
 COLUMNS = {
     "event_time": "TIMESTAMP",

@@ -46,6 +46,11 @@ def data_lines(path: Path) -> int:
         return sum(1 for _ in handle) - 1
 
 
+def test_the_real_samples_ship_with_the_repository():
+    """Parametrized tests over a missing folder would silently run nothing: fail instead."""
+    assert [p.name for p in REAL_SAMPLES] == ["2019-Nov-head.csv", "2019-Oct-head.csv"]
+
+
 @pytest.mark.parametrize("sample", REAL_SAMPLES, ids=lambda p: p.name)
 def test_real_samples_load_unchanged(estore_env: EstoreEnv, sample: Path):
     path = estore_env.landing / sample.name

@@ -3,12 +3,12 @@
 `Settings` is the only reader of the environment, and the only writer: the few variables other
 programs read (dbt's profile, Dagster's DAGSTER_HOME) are exported by its methods. Values are
 read when `Settings.from_env()` is called, so tests can point everything at a temporary folder.
-Every default lives here once; dbt receives the ones it needs as `--vars` (`dbt_vars`).
+Every default lives here once (`DEFAULTS`). dbt needs none of them: the window of a daily run
+comes from the Dagster partition range (`--event-time-start/--event-time-end`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,13 +100,6 @@ class Settings:
             "ESTORE_BQ_LOCATION": self.bq_location,
             **({"GCP_PROJECT": self.gcp_project} if self.gcp_project else {}),
         }
-
-    def dbt_vars(self) -> dict[str, str]:
-        """Project defaults dbt needs, passed as `--vars` so they are defined once (here)."""
-        return {"estore_partitions_start": self.partitions_start}
-
-    def dbt_vars_arg(self) -> list[str]:
-        return ["--vars", json.dumps(self.dbt_vars(), sort_keys=True)]
 
     def export_dbt_env(self) -> None:
         """dbt (a subprocess, or dbtRunner in this process) reads its profile from these."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
 from dagster_project.lib.automation import any_day_updated, upstream_or_code_changed
@@ -25,23 +24,6 @@ class EstoreTranslator(DagsterDbtTranslator):
         if is_daily(dbt_resource_props):
             return any_day_updated
         return upstream_or_code_changed
-
-    def get_partition_mapping(
-        self,
-        dbt_resource_props: Mapping[str, Any],
-        dbt_parent_resource_props: Mapping[str, Any],
-    ) -> dg.PartitionMapping | None:
-        """A daily model that reads neighbouring days declares it in its dbt config
-        (`meta.estore_upstream_days: [-1, 1]`): day D then depends on upstream days D-1..D+1,
-        so a change to any of them rebuilds D."""
-        offsets = dbt_resource_props.get("config", {}).get("meta", {}).get("estore_upstream_days")
-        if offsets and is_daily(dbt_parent_resource_props):
-            return dg.TimeWindowPartitionMapping(
-                start_offset=int(offsets[0]),
-                end_offset=int(offsets[1]),
-                allow_nonexistent_upstream_partitions=True,
-            )
-        return None
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "snapshot":
