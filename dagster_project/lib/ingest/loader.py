@@ -162,6 +162,11 @@ def load_file(
         if not is_bad_file_error(exc):
             raise  # disk, memory, lock...: not this file's fault, retry later; record nothing
         message = str(exc).strip().splitlines()[0][:2000] if str(exc).strip() else repr(exc)
+        if "state machine" in message:  # DuckDB's words for a line it cannot delimit
+            message = (
+                "cannot split the file into lines (a carriage return inside a line, or mixed "
+                f"line endings?): {message}"
+            )
         _record_failure(con, obj, message)
         result = LoadResult(obj.key, obj.version, FAILED, size_bytes=obj.size, error=message)
     result.seconds = time.perf_counter() - started

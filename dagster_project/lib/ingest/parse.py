@@ -90,8 +90,9 @@ def ok_sql(days: DayRange) -> str:
 
 
 def _price_as_written() -> str:
-    # DECIMAL(18,2) prints two decimals: `35.8` and `35` are exact, `1.234` or `1e2` are not.
-    return "cast(price as varchar) in (f[7], f[7] || '0', f[7] || '.00')"
+    # DECIMAL(18,2) prints two decimals, so the field written exactly is a prefix of the printed
+    # value (`35.8` -> `35.80`, `35` -> `35.00`); `1.234` (-> `1.23`) or `1e2` are not.
+    return "starts_with(cast(price as varchar), f[7])"
 
 
 def reason_sql(days: DayRange) -> str:

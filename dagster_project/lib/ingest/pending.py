@@ -29,7 +29,7 @@ def record_pending_days(
 ) -> None:
     rows = [(day, source_file, source_version, recorded_at) for day in sorted(set(days))]
     if rows:
-        con.executemany(f"insert into {PENDING_TABLE} values (?, ?, ?, ?)", rows)
+        con.executemany(f"insert or replace into {PENDING_TABLE} values (?, ?, ?, ?)", rows)
 
 
 def pending_days(con: duckdb.DuckDBPyConnection) -> list[date]:

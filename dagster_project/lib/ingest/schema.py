@@ -77,6 +77,7 @@ create table if not exists {PENDING_TABLE} (
     day date not null,
     source_file varchar not null,
     source_version varchar not null,
-    recorded_at timestamp not null      -- UTC, like every timestamp in raw
+    recorded_at timestamp not null,     -- UTC, like every timestamp in raw
+    primary key (day, source_file)      -- a file's latest change of that day
 );
 """
