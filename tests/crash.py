@@ -27,13 +27,15 @@ def estore_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def start(data_dir: Path, *args: str) -> subprocess.Popen:
-    """`estore <args>` in its own session (so a kill reaches it and its dbt children alike)."""
+def start(data_dir: Path, *args: str, log=subprocess.PIPE) -> subprocess.Popen:
+    """`estore <args>` in its own session (so a kill reaches it and its dbt children alike).
+    A long-lived process (`estore dev`) must log to a file: a pipe nobody reads fills up and
+    blocks every process that writes to it."""
     return subprocess.Popen(
         [ESTORE, *args],
         env=estore_env(data_dir),
         start_new_session=True,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
