@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 from tableauhyperapi import Connection, HyperProcess, TableName, Telemetry
 
 from dagster_project.lib.dashboards.extract import HYPER_SCHEMA, write_extract
+from dagster_project.lib.dashboards.findings import build_findings
+from dagster_project.lib.dashboards.page import render_page
 
 # A tiny hand-made warehouse: three marts with every column type the extract maps.
 TINY_MARTS = """
@@ -91,3 +94,27 @@ def test_extract_round_trip_matches_the_warehouse(tiny_warehouse: Path, tmp_path
     assert columns["revenue"] == "NUMERIC(18, 2)"
     assert columns["orders"] == "BIG_INT"
     assert columns["aov"] == "DOUBLE"
+
+
+def test_findings_are_computed_from_the_marts(tiny_warehouse: Path) -> None:
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        text = build_findings(con)
+    # Champions: 200.00 of 300.75 revenue is the largest segment (shares come from the mart).
+    assert "| Champions | 2 | 50.0% | 200.00 | 66.0% |" in text
+    assert "The largest revenue segment is **Champions**" in text
+    # Best day 2026-01-08 (120.25), worst 2026-01-02 (80.00).
+    assert "- Best: 2026-01-08 with revenue 120.25 from 3 orders." in text
+    assert "- Worst: 2026-01-02 with revenue 80.00 from 1 orders." in text
+    assert "_Not available yet (needs metrics_funnel)._" in text
+    assert "Models not trained yet" in text
+
+
+def test_page_skips_missing_marts_and_draws_the_rest(tiny_warehouse: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        page = render_page(con, tmp_path / "dashboard.html")
+    assert page.charts == ["sales", "ltv", "rfm", "rfm_actions"]
+    assert "funnel" in page.notes and "model_scores" in page.notes
+    text = page.path.read_text()
+    assert "Models not trained yet" in text
+    assert not re.search(r"<script[^>]*\ssrc=", text)  # everything inlined: works offline
+    assert text.count('<div class="chart"') == len(page.charts)
