@@ -1,0 +1,1 @@
+"""Dashboards: the Tableau extract, the built-in HTML page and the findings report."""
