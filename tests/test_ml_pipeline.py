@@ -151,7 +151,7 @@ def trained(warehouse, truth, tmp_path_factory) -> Iterator[tuple[Path, dict]]:
 
 
 def features(path: Path) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as con:
+    with duckdb.connect(str(path)) as con:
         return con.sql("select * from analytics.ml_user_features").df()
 
 
@@ -176,7 +176,7 @@ def test_labels_are_orders_in_the_horizon(warehouse):
     """purchased = an order in [as_of, as_of + 7); churned = a buyer with no order in
     [as_of, as_of + 14) (the test's churn horizon), checked against the sessions with an order
     (an order belongs to its session's start day)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(warehouse)) as con:
         wrong = con.sql(
             """
             with orders as (

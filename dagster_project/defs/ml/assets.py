@@ -1,7 +1,5 @@
 """The purchase and churn models (train + evaluate + promote) and the warehouse scores."""
 
-from __future__ import annotations
-
 import base64
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """Asset checks: model quality, feature drift (PSI), score sanity."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg
