@@ -177,7 +177,7 @@ def test_labels_are_orders_in_the_horizon(warehouse):
     [as_of, as_of + 14) (the test's churn horizon), checked against the sessions with an order
     (an order belongs to its session's start day)."""
     with duckdb.connect(str(warehouse)) as con:
-        wrong = con.sql(
+        wrong = con.execute(
             """
             with orders as (
                 select distinct user_id, session_date as day
@@ -250,7 +250,7 @@ def test_scores_and_retention_targets_are_written(warehouse, trained):
     config = MLConfig()
     with duckdb.connect(str(warehouse)) as con:
         scoring.score_all(con, data_dir, config)
-        latest = con.sql("select max(as_of_date) from analytics.ml_as_of_dates").fetchone()[0]
+        latest = con.execute("select max(as_of_date) from analytics.ml_as_of_dates").fetchone()[0]
         n_users, n_buyers = con.execute(
             "select count(*), count(*) filter (where is_buyer) from analytics.ml_user_features"
             " where as_of_date = ?", [latest]

@@ -134,3 +134,10 @@ def ml_scores(warehouse: Warehouse, ml: MLSettings):
             else "no buyer worth contacting",
         },
     )
+
+
+ml_job = dg.define_asset_job(
+    "ml_job",
+    selection=dg.AssetSelection.assets(purchase_model, churn_model, ml_scores),
+    description="Train/evaluate/promote both models, then score (the runner routes ML requests here).",
+)

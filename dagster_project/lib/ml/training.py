@@ -64,7 +64,7 @@ def ground_truth_scores(
         f"""select user_id, max(last_event_time) as last_seen from analytics.fct_user_daily
         where activity_date < date '{as_of.isoformat()}' group by user_id"""
     ).df()
-    first, last_day = con.sql(
+    first, last_day = con.execute(
         "select min(activity_date), max(activity_date) from analytics.fct_user_daily"
     ).fetchone()
     start, days = oracle.window_bounds(first, last_day)
