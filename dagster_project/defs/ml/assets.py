@@ -139,5 +139,5 @@ def ml_scores(warehouse: Warehouse, ml: MLSettings):
 ml_job = dg.define_asset_job(
     "ml_job",
     selection=dg.AssetSelection.assets(purchase_model, churn_model, ml_scores),
-    description="Train/evaluate/promote both models, then score (the runner routes ML requests here).",
+    description="Train, evaluate and promote both models, then score (the runner routes ML here).",
 )
