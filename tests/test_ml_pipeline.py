@@ -119,7 +119,7 @@ def build_warehouse(runner, bucket: Path, directory: Path, before: dt.date | Non
         "DBT_TARGET_PATH": str(directory / "target"),
         "DBT_LOG_PATH": str(directory / "logs"),
     }
-    end = START + dt.timedelta(days=DAYS)
+    end = before or START + dt.timedelta(days=DAYS)  # microbatch: one batch per day
     with _environ(env):
         result = runner.invoke(
             ["run", "--select", "+ml_user_labels", "--vars", VARS,

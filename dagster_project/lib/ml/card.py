@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .config import MLConfig
 
-ROWS = ("model", "current", "logistic", "bgnbd", "heuristic", "oracle")
+ROWS = ("model", "current", "logistic", "boosted", "bgnbd", "heuristic", "oracle")
 
 
 def metrics_table(metrics: dict) -> str:

@@ -25,7 +25,7 @@ def write_plots(result, folder: Path) -> dict[str, Path]:
     paths["roc"] = _save(fig, folder / "roc.png")
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    for name in ("model", "logistic", "oracle"):
+    for name in ("logistic", "boosted", "oracle"):
         curve = result.metrics.get(name, {}).get("calibration_curve")
         if curve:
             ax.plot(curve["predicted"], curve["observed"], "o-", label=name)

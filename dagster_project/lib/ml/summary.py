@@ -12,13 +12,13 @@ from dagster_project.lib.settings import Settings
 from . import artifacts
 from .config import TASKS
 
-COLUMNS = ("model", "logistic", "bgnbd", "heuristic", "oracle")
+COLUMNS = ("model", "logistic", "boosted", "bgnbd", "heuristic", "oracle")
 
 
 def summarize_models(settings: Settings) -> Table | None:
     """ROC AUC per scorer for each task's latest trained version (None if nothing trained)."""
     table = Table(title="ML models (holdout ROC AUC)")
-    for column in ("task", "version", "promoted", *COLUMNS, "oracle share"):
+    for column in ("task", "learner", "promoted", *COLUMNS, "oracle share"):
         table.add_column(column, justify="right" if column in COLUMNS else "left")
     rows = 0
     for task in TASKS.values():
@@ -31,7 +31,7 @@ def summarize_models(settings: Settings) -> Table | None:
         share = m["model"].get("oracle_fraction")
         table.add_row(
             task.name,
-            meta["version"],
+            meta.get("learner", "-"),
             "yes" if meta["promoted"] else f"no ({meta['decision']})",
             *(f"{m[c]['roc_auc']:.3f}" if c in m else "-" for c in COLUMNS),
             "-" if share is None else f"{share:.2f}",
