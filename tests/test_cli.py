@@ -42,6 +42,60 @@ def test_run_refuses_while_another_process_drives_the_warehouse(estore_env: Esto
     from dagster_project.cli.instance import exclusive_lock
 
     with exclusive_lock(estore_env.settings, "the Dagster UI (make dev)"):
-        result = subprocess.run([ESTORE, "run", "--strict"], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "the Dagster UI (make dev) (pid" in " ".join(result.stdout.split())
+        strict = subprocess.run([ESTORE, "run", "--strict"], capture_output=True, text=True)
+        plain = subprocess.run([ESTORE, "run"], capture_output=True, text=True)
+    # Refused is never a success, --strict or not (issue 13.10), and says how to proceed.
+    assert strict.returncode == plain.returncode == 2
+    out = " ".join(plain.stdout.split())
+    assert "the Dagster UI (make dev) (pid" in out
+    assert "To proceed: let the UI do it" in out and "stop `make dev`" in out
+
+
+def test_help_shows_every_option_with_its_default_uncut():
+    """Issue 13.10: --start/--days/--seed/--host/--port/--workdir explained, defaults shown."""
+    generate = subprocess.run(
+        [ESTORE, "generate", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    ).stdout
+    text = " ".join(generate.split())
+    assert "first day (ISO) (default: 2019-10-01)" in text
+    assert "number of days to generate (default: 60)" in text
+    assert "(default: 42)" in text and "(default: None)" not in text
+    assert all(len(line) <= 100 for line in generate.splitlines())
+    dev = " ".join(
+        subprocess.run([ESTORE, "dev", "--help"], capture_output=True, text=True).stdout.split()
+    )
+    assert "(default: 127.0.0.1)" in dev and "(default: 3000)" in dev
+    bench = " ".join(
+        subprocess.run([ESTORE, "bench", "--help"], capture_output=True, text=True).stdout.split()
+    )
+    assert "--workdir WORKDIR where to work (default: a temporary folder)" in bench
+
+
+def test_generate_never_silently_replaces_ground_truth(estore_env: EstoreEnv):
+    """Issue 13.4: a second data set refuses, or appends with --append-truth."""
+    import pyarrow.parquet as pq
+
+    first = [ESTORE, "generate", "--events", "5000", "--days", "2", "--start", "2019-10-01"]
+    subprocess.run(first, capture_output=True, check=True)
+    truth = Path(estore_env.settings.bucket) / "ground_truth" / "users.parquet"
+    before = pq.read_table(truth)
+
+    again = [ESTORE, "generate", "--events", "3000", "--days", "1", "--start", "2019-10-03"]
+    refused = subprocess.run([*again, "--seed", "9"], capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "not replacing it" in refused.stderr and "--append-truth" in refused.stderr
+    assert pq.read_table(truth).equals(before)
+    assert not (estore_env.landing / "2019-10-03.csv").exists()
+
+    appended = subprocess.run(
+        [*again, "--seed", "9", "--append-truth"], capture_output=True, text=True, check=True
+    )
+    after = pq.read_table(truth)
+    assert after.slice(0, before.num_rows).equals(before)  # old rows kept as they were
+    assert after.num_rows > before.num_rows
+    assert len(set(after["user_id"].to_pylist())) == after.num_rows
+    assert "new users appended" in appended.stdout

@@ -7,7 +7,7 @@ cross midnight and users return) plus hand-written rows for the quirks: exact du
 without a session, a purchase without a cart, a zero price, a brand change, remove_from_cart.
 dbt runs in-process (dbtRunner) on a manifest parsed once, with ESTORE_DUCKDB_PATH and
 DBT_TARGET_PATH pointing at temporary paths. Dagster's rule is reproduced: a file touching days
-[a, b] rebuilds the daily models for the window [a - 1 day, b + 2 days) (end exclusive).
+[a, b] rebuilds the daily models for the window [a, b + 1 day) (end exclusive).
 """
 
 from __future__ import annotations
@@ -26,16 +26,17 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT = ROOT / "dbt-project"
-SAMPLE_DIR = Path(os.environ.get("ESTORE_SAMPLE_DIR", ROOT.parent / "shared" / "data"))
+# The real REES46 samples ship with the repository (see tests/fixtures/rees46/README.md).
+SAMPLE_DIR = ROOT / "tests" / "fixtures" / "rees46"
 OCT_SAMPLE = SAMPLE_DIR / "2019-Oct-head.csv"
 NOV_SAMPLE = SAMPLE_DIR / "2019-Nov-head.csv"
 
 # Same file name everywhere: dbt-duckdb names the database after the file stem, and the manifest
 # parsed once is reused for every warehouse.
 DB_NAME = "warehouse.duckdb"
-# Exactly the selections Dagster runs (staging is tagged daily too, so a fresh warehouse works).
-DAILY = ["--select", "tag:daily"]
-UNPARTITIONED = ["--exclude", "tag:daily", "resource_type:snapshot"]
+# The selectors Dagster runs (dbt-project/selectors.yml).
+DAILY = ["--selector", "daily"]
+UNPARTITIONED = ["--selector", "whole_table"]
 CORRECTED_DAY = dt.date(2019, 10, 4)
 LATE_DAY = dt.date(2019, 10, 1)
 MODELS = {
@@ -45,6 +46,7 @@ MODELS = {
     "fct_sessions",
     "fct_user_daily",
     "int_as_of",
+    "int_user_daily",
     "int_user_rfm_scores",
     "dim_users",
     "dim_user_rfm",
@@ -56,6 +58,7 @@ MODELS = {
     "metrics_churn_cohorts",
     "metrics_retention_weekly",
     "metrics_rfm_segments",
+    "metrics_headline",
     "mart_product_performance",
     "mart_cross_sell_candidates",
 }
@@ -110,6 +113,8 @@ HAND_ROWS = [
     ("2019-10-03 12:02:00", "remove_from_cart", 1, "beta", 55, 900005, "h-e"),
     # a returning buyer
     ("2019-10-07 13:00:00", "purchase", 2, "kettlr", 15, 900001, "h-f"),
+    # a sale on Wednesday 2019-10-09: compared with Wednesday 2019-10-02 (week over week)
+    ("2019-10-09 09:00:00", "purchase", 6, "bikr", 99, 900007, "h-g"),
 ]
 
 
@@ -149,7 +154,8 @@ def build_datasets(directory: Path) -> tuple[Path, Path]:
         )
 
     # October sample (2019-10-01 00:00-02:50) copied onto four evenings, 22:00-00:50, so each
-    # copy crosses midnight; a third of the users skip each copy; sessions renamed per copy.
+    # copy crosses midnight; a third of the users skip each copy; sessions renamed per copy,
+    # except every fifth user's, which run from the first evening to the last (> 3 days).
     con.execute(
         f"""
         create table events as
@@ -158,6 +164,9 @@ def build_datasets(directory: Path) -> tuple[Path, Path]:
             event_type, product_id, category_id, category_code, brand,
             cast(price as decimal(18, 2)) as price, user_id,
             case when user_session is null or user_session = '' then user_session
+                 -- every fifth user keeps ONE session across the four evenings: sessions
+                 -- whose events span more than three days
+                 when user_id % 5 = 0 then user_session || '-long'
                  else user_session || '-' || k end as user_session
         from {read(OCT_SAMPLE)}, range(4) as copies(k)
         where (user_id + k) % 3 <> 0
@@ -196,10 +205,10 @@ def build_datasets(directory: Path) -> tuple[Path, Path]:
 
 
 def day_window(first: dt.date, last: dt.date) -> list[str]:
-    """Dagster's window for a file touching days first..last: one day either side."""
-    start = first - dt.timedelta(days=1)
-    end = last + dt.timedelta(days=2)
-    return ["--event-time-start", start.isoformat(), "--event-time-end", end.isoformat()]
+    """Dagster's window for a file touching days first..last: exactly those days (end
+    exclusive). No neighbouring day: sessions find their other days themselves."""
+    end = last + dt.timedelta(days=1)
+    return ["--event-time-start", first.isoformat(), "--event-time-end", end.isoformat()]
 
 
 class Warehouse:
@@ -311,11 +320,131 @@ def assert_same_marts(expected: Warehouse, actual: Warehouse) -> None:
     assert not differences, differences
 
 
+# The independent oracle: the contract's rules as plain SQL over ALL the final events, with no
+# window, no increment and none of the models' code. A session is the (user_id, user_session)
+# pair however far apart its events; an order is a session with a purchase, dated by the
+# session's first day; revenue is purchase prices > 0 of orders.
+ORACLE_SESSIONS = """
+with events as (
+    select distinct event_time, event_type, product_id, category_id, category_code, brand,
+        price, user_id, nullif(user_session, '') as user_session
+    from read_parquet('{dataset}')
+    where event_type in ('view', 'cart', 'remove_from_cart', 'purchase')
+        and user_id is not null and product_id is not null and event_time is not null
+)
+select
+    user_id,
+    user_session,
+    cast(min(event_time) as date) as session_date,
+    max(event_time) - min(event_time) > interval 3 day as is_long,
+    bool_or(event_type = 'view') as has_view,
+    bool_or(event_type = 'cart') as has_cart,
+    bool_or(event_type = 'purchase') as has_purchase,
+    sum(case when event_type = 'purchase' and price > 0 then price else 0 end) as revenue,
+    (select max(cast(event_time as date)) from events) as last_event_date
+from events
+where user_session is not null
+group by user_id, user_session
+"""
+
+
+def oracle_figures(dataset: Path) -> dict[str, object]:
+    con = duckdb.connect()
+    con.execute(f"create table s as {ORACLE_SESSIONS.format(dataset=dataset)}")
+    figures = {
+        "totals": con.execute(
+            """
+            select count(*), count(*) filter (has_view), count(*) filter (has_cart),
+                count(*) filter (has_purchase), count(*) filter (has_view and has_cart),
+                count(*) filter (has_cart and has_purchase),
+                count(*) filter (has_view and has_purchase),
+                sum(revenue) filter (has_purchase)
+            from s
+            """
+        ).fetchone(),
+        "long_sessions": con.execute("select count(*) from s where is_long").fetchone()[0],
+        "daily": sorted(
+            con.execute(
+                "select session_date, count(*), count(*) filter (has_purchase), "
+                "coalesce(sum(revenue) filter (has_purchase), 0) from s group by 1"
+            ).fetchall()
+        ),
+        "users": sorted(
+            con.execute(
+                "select user_id, count(*) filter (has_purchase), "
+                "coalesce(sum(revenue) filter (has_purchase), 0), "
+                "min(session_date) filter (has_purchase), max(session_date) filter (has_purchase) "
+                "from s group by 1"
+            ).fetchall()
+        ),
+        # churn: eligible when first order + 90 <= last event date; retained when another
+        # order day falls in (first, first + 90]
+        "churn": con.execute(
+            """
+            with orders as (select user_id, session_date, last_event_date from s
+                            where has_purchase),
+            buyers as (select user_id, min(session_date) as first_order,
+                           max(last_event_date) as last_event_date
+                       from orders group by 1)
+            select count(*),
+                count(*) filter (first_order + 90 <= last_event_date),
+                count(*) filter (first_order + 90 <= last_event_date and exists (
+                    select 1 from orders o where o.user_id = buyers.user_id
+                        and o.session_date > first_order and o.session_date <= first_order + 90))
+            from buyers
+            """
+        ).fetchone(),
+    }
+    con.close()
+    return figures
+
+
+def assert_matches_oracle(warehouse: Warehouse, dataset: Path) -> None:
+    """The warehouse's sessions, orders, revenue, funnel and churn equal the oracle's."""
+    expected = oracle_figures(dataset)
+    assert expected["long_sessions"] > 0, "the data must include sessions longer than 3 days"
+    with duckdb.connect(str(warehouse.path)) as con:
+        totals = con.execute(
+            """
+            select f.sessions, f.sessions_with_view, f.sessions_with_cart,
+                f.sessions_with_purchase, f.sessions_with_view_and_cart,
+                f.sessions_with_cart_and_purchase, f.sessions_with_view_and_purchase,
+                h.revenue
+            from analytics.metrics_funnel as f cross join analytics.metrics_headline as h
+            """
+        ).fetchone()
+        assert totals == expected["totals"]
+        assert (
+            con.execute("select count(*) from analytics.fct_sessions").fetchone()[0]
+            == (expected["totals"][0])
+        )
+        daily = con.execute(
+            """
+            select c.session_date, c.sessions, s.orders, s.revenue
+            from analytics.metrics_conversion_daily as c
+            join analytics.metrics_sales_daily as s on s.sales_date = c.session_date
+            where c.sessions > 0
+            order by 1
+            """
+        ).fetchall()
+        assert daily == expected["daily"]
+        users = con.execute(
+            "select user_id, orders, revenue, first_order_date, last_order_date "
+            "from analytics.dim_users where sessions > 0 order by 1"
+        ).fetchall()
+        assert users == expected["users"]
+        churn = con.execute(
+            "select buyers, eligible_buyers, retained_buyers from analytics.metrics_churn_cohorts "
+            "where is_overall"
+        ).fetchone()
+        assert churn == expected["churn"]
+
+
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A dbtRunner holding a manifest parsed once (parsing is the slow part of each call)."""
-    if not OCT_SAMPLE.exists() or not NOV_SAMPLE.exists():
-        pytest.skip(f"REES46 samples not found in {SAMPLE_DIR}")
+    missing = [path for path in (OCT_SAMPLE, NOV_SAMPLE) if not path.exists()]
+    assert not missing, f"REES46 fixtures missing (they ship with the repository): {missing}"
     from dbt.cli.main import dbtRunner
 
     directory = tmp_path_factory.mktemp("parse")
@@ -351,7 +480,7 @@ def all_days(datasets: tuple[Path, Path]) -> list[dt.date]:
             "order by 1"
         ).fetchall()
     days = [row[0] for row in rows]
-    assert len(days) == 6 and dt.date(2019, 10, 6) not in days, days
+    assert len(days) == 7 and dt.date(2019, 10, 6) not in days, days
     return days
 
 
@@ -372,10 +501,14 @@ def full_rebuild(runner, datasets, all_days, tmp_path_factory) -> Warehouse:
     return warehouse
 
 
+def test_full_rebuild_matches_the_oracle(full_rebuild: Warehouse, datasets) -> None:
+    assert_matches_oracle(full_rebuild, datasets[1])
+
+
 def test_full_rebuild_applies_the_metric_rules(full_rebuild: Warehouse) -> None:
     with duckdb.connect(str(full_rebuild.path)) as con:
         as_of = con.execute("select as_of_date from analytics.int_as_of").fetchall()[0][0]
-        assert as_of == dt.date(2019, 10, 8)
+        assert as_of == dt.date(2019, 10, 10)
         # the duplicated cart row counts once
         carts = con.execute(
             "select carts from analytics.fct_sessions where user_session = 'h-a'"
@@ -415,12 +548,21 @@ def test_full_rebuild_applies_the_metric_rules(full_rebuild: Warehouse) -> None:
             "select cohort, status, churn_rate from analytics.metrics_churn_cohorts"
         )
         assert churn.fetchall() == [("overall", "insufficient_history", None)]
-        # the gap day (2019-10-06) has no sales row; 2019-10-07 has no week-earlier data
-        sales = con.execute(
-            "select sales_date, previous_revenue from analytics.metrics_sales_daily order by 1"
-        ).fetchall()
-        assert [row[0] for row in sales] == [dt.date(2019, 10, day) for day in (1, 2, 3, 4, 5, 7)]
-        assert all(row[1] is None for row in sales)
+        # the gap day (2019-10-06) has no sales row; a day compares with the same weekday a
+        # week earlier when that day has data (2019-10-09 vs 2019-10-02), else null
+        sales = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "select sales_date, revenue, previous_revenue, revenue_change "
+                "from analytics.metrics_sales_daily"
+            ).fetchall()
+        }
+        assert sorted(sales) == [dt.date(2019, 10, day) for day in (1, 2, 3, 4, 5, 7, 9)]
+        wednesday, week_before = sales[dt.date(2019, 10, 9)], sales[dt.date(2019, 10, 2)]
+        assert wednesday[0] == 99 and week_before[0] > 0
+        assert wednesday[1] == week_before[0]
+        assert wednesday[2] == wednesday[0] - week_before[0]
+        assert all(sales[day][1] is None for day in sales if day != dt.date(2019, 10, 9))
 
 
 def test_shuffled_day_windows_and_redrop_equal_full_rebuild(
@@ -443,6 +585,7 @@ def test_shuffled_day_windows_and_redrop_equal_full_rebuild(
     warehouse.dbt("snapshot")
 
     assert_same_marts(full_rebuild, warehouse)
+    assert_matches_oracle(warehouse, final)
 
     with duckdb.connect(str(warehouse.path)) as con:
         for snapshot in ("snap_user_status", "snap_user_rfm"):
@@ -499,6 +642,7 @@ def test_late_earlier_day_equals_full_rebuild(
     warehouse.dbt("run", *UNPARTITIONED)
 
     assert_same_marts(full_rebuild, warehouse)
+    assert_matches_oracle(warehouse, final)
 
 
 def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> None:
@@ -517,3 +661,65 @@ def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> N
         assert node["unique_id"] in catalog["nodes"], node["name"]
         for column in catalog["nodes"][node["unique_id"]]["columns"]:
             assert node["columns"].get(column, {}).get("description"), f"{node['name']}.{column}"
+
+
+LAYERS = {"staging": 0, "facts": 1, "intermediate": 2, "marts": 3}
+
+
+def test_models_flow_one_way_through_the_layers(runner) -> None:
+    """staging -> facts -> intermediate -> marts: no model reads a later layer."""
+    nodes = runner.manifest.nodes
+    backwards = []
+    for node in nodes.values():
+        if node.resource_type != "model":
+            continue
+        layer = node.fqn[1]
+        assert layer in LAYERS, f"{node.name} is outside the layer folders: {node.fqn}"
+        for parent_id in node.depends_on.nodes:
+            parent = nodes.get(parent_id)
+            if (
+                parent is not None
+                and parent.resource_type == "model"
+                and LAYERS[parent.fqn[1]] > LAYERS[layer]
+            ):
+                backwards.append(f"{node.name} ({layer}) reads {parent.name} ({parent.fqn[1]})")
+    assert not backwards, backwards
+
+
+def _selected(runner, selector: str) -> set[str]:
+    result = runner.invoke(
+        [
+            "ls",
+            "--selector",
+            selector,
+            "--resource-type",
+            "model",
+            "--resource-type",
+            "snapshot",
+            "--output",
+            "name",
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--quiet",
+        ]
+    )
+    assert result.success, result.exception
+    return set(result.result)
+
+
+def test_selectors_split_every_model_into_three_groups(runner) -> None:
+    daily, whole, snapshots = (
+        _selected(runner, name) for name in ("daily", "whole_table", "snapshots")
+    )
+    assert daily == {
+        "stg_events",
+        "fct_events",
+        "fct_session_products",
+        "fct_sessions",
+        "fct_user_daily",
+    }
+    assert snapshots == {"snap_user_rfm", "snap_user_status"}
+    assert whole == MODELS - daily
+    assert not (daily & whole) and not (whole & snapshots)

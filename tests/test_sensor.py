@@ -177,4 +177,34 @@ def test_a_run_orphaned_by_a_killed_estore_run_is_failed_and_requested_again(
     runner = PipelineRunner(dg.Definitions(), instance, tmp_path)
     assert runner.fail_orphaned_runs() == 1
     assert instance.get_run_by_id(orphan.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert [r.run_key for r in tick(instance, estore_env)[0]] == [request.run_key]
+    # Requested again under a new run key (the daemon launches a run key only once).
+    assert [r.run_key for r in tick(instance, estore_env)[0]] == [f"{request.run_key}#retry-1"]
+
+
+def test_a_load_that_failed_for_a_transient_reason_is_retried_up_to_a_limit(instance, estore_env):
+    """Issue 8.4: disk, lock or memory errors are not the file's fault: the daemon retries."""
+    from dagster_project.defs.ingest.sensor import MAX_LOAD_RETRIES
+
+    estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
+    (request,), _ = tick(instance, estore_env)
+    requested = []
+    for _ in range(MAX_LOAD_RETRIES + 1):
+        (request,), _ = tick(instance, estore_env)
+        requested.append(request.run_key)
+        # The run dies or fails with an error of the machine (no dg.Failure of the op).
+        instance.create_run_for_job(
+            ingest_file_job,
+            run_config=request.run_config,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key},
+            status=dg.DagsterRunStatus.FAILURE,
+        )
+    base = requested[0]
+    assert requested == [base] + [f"{base}#retry-{n}" for n in range(1, MAX_LOAD_RETRIES + 1)]
+    assert tick(instance, estore_env)[0] == []  # out of retries: reported, not looped
+
+
+def test_a_file_the_loader_found_bad_is_not_requested_again(instance, estore_env):
+    estore_env.drop("garbage.csv", b"this is not a csv file\n\x00\x01")
+    (request,), _ = tick(instance, estore_env)
+    assert execute(instance, estore_env, request) is False
+    assert tick(instance, estore_env)[0] == []

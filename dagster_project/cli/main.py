@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -31,10 +31,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.cli.run import run_pipeline
+    from dagster_project.cli.run import WAREHOUSE_BUSY, run_pipeline
 
-    ok = run_pipeline(settings, console)
-    if not ok and args.strict:
+    outcome = run_pipeline(settings, console)
+    if outcome == WAREHOUSE_BUSY:
+        sys.exit(2)  # nothing was done: never a silent success
+    if not outcome and args.strict:
         sys.exit(1)
 
 
@@ -63,7 +65,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         )
     else:
         run_generate(args, settings, console)
-    ok = run_pipeline(settings, console)
+    ok = run_pipeline(settings, console) is True
     console.print(
         "\n[bold]Where to look[/bold]\n"
         f"  warehouse : {settings.duckdb_path}\n"
@@ -76,30 +78,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_dev(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.cli.instance import exclusive_lock, prepare_dagster_home
-    from dagster_project.lib.dbt.project import ensure_manifest
+    from dagster_project.cli.dev import run_dev
 
-    prepare_dagster_home(settings)
-    ensure_manifest(settings)
-    settings.export_dbt_env()
-    lock = exclusive_lock(settings, "the Dagster UI (make dev)")
-    fd = lock.__enter__()
-    os.set_inheritable(fd, True)  # dagster dev holds the lock for as long as it runs
-    dagster = Path(sys.executable).with_name("dagster")
-    argv = [
-        str(dagster),
-        "dev",
-        "-m",
-        "dagster_project.definitions",
-        "-h",
-        args.host,
-        "-p",
-        str(args.port),
-    ]
-    console.print(
-        f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={settings.dagster_home})"
-    )
-    os.execv(argv[0], argv)
+    sys.exit(run_dev(settings, args.host, args.port, console))
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
@@ -108,50 +89,91 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> None:
     run_benchmarks(args, console)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown, lines as wide as the terminal (at least 100 columns: nothing cut)."""
+
+    def __init__(self, prog: str) -> None:
+        width = max(100, shutil.get_terminal_size((100, 24)).columns)
+        super().__init__(prog, max_help_position=36, width=width)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_generate_options(parser: argparse.ArgumentParser) -> None:
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--events", type=int, help="target number of events (approximate)")
-    size.add_argument("--size", type=parse_size, help="target CSV size, e.g. 500MB, 2GB")
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2019, 10, 1))
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=42)
+    size.add_argument(
+        "--events", type=int, help="target number of events (approximate; default: 1,000,000)"
+    )
+    size.add_argument("--size", type=parse_size, help="target CSV size instead, e.g. 500MB, 2GB")
+    parser.add_argument(
+        "--start", type=date.fromisoformat, default=date(2019, 10, 1), help="first day (ISO)"
+    )
+    parser.add_argument("--days", type=int, default=60, help="number of days to generate")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
     parser.add_argument("--bucket", help="output bucket folder (default: ESTORE_BUCKET)")
     parser.add_argument("--prefix", help="landing prefix (default: ESTORE_LANDING_PREFIX)")
     parser.add_argument("--per", choices=["day", "month"], default="day", help="one file per")
     parser.add_argument("--gzip", action="store_true", help="write .csv.gz")
+    parser.add_argument(
+        "--append-truth",
+        action="store_true",
+        help="add this data set's users to an existing ground_truth/users.parquet "
+        "(without it, generate refuses to replace existing ground truth)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="estore", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="estore", description=__doc__, formatter_class=HelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write realistic REES46 event files into the bucket")
+    def add(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, formatter_class=HelpFormatter, **kwargs)
+
+    gen = add("generate", help="write realistic REES46 event files into the bucket")
     add_generate_options(gen)
     gen.set_defaults(func=cmd_generate)
 
-    run = sub.add_parser("run", help="load everything pending and rebuild what it touched")
-    run.add_argument("--strict", action="store_true", help="exit 1 if any file or step failed")
+    run = add("run", help="load everything pending and rebuild what it touched")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any file or step failed (exit 2 when "
+        "another estore process holds the warehouse, always)",
+    )
     run.set_defaults(func=cmd_run)
 
-    summary = sub.add_parser("summary", help="print what the warehouse holds")
+    summary = add("summary", help="print what the warehouse holds")
     summary.set_defaults(func=cmd_summary)
 
-    demo = sub.add_parser("demo", help="generate a data set (once), run everything, summarize")
+    demo = add("demo", help="generate a data set (once), run everything, summarize")
     add_generate_options(demo)
     demo.add_argument("--regenerate", action="store_true", help="generate even if data exists")
     demo.set_defaults(func=cmd_demo)
 
-    dev = sub.add_parser("dev", help="open the Dagster UI on the same state")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=3000)
+    dev = add("dev", help="open the Dagster UI on the same state")
+    dev.add_argument("--host", default="127.0.0.1", help="address the UI listens on")
+    dev.add_argument("--port", type=int, default=3000, help="port the UI listens on")
     dev.set_defaults(func=cmd_dev)
 
-    bench = sub.add_parser("bench", help="measure generator, load and end-to-end throughput")
-    bench.add_argument("--events", type=int, default=2_000_000, help="events for throughput")
+    bench = add("bench", help="measure load, landing -> marts and incremental cost")
+    bench.add_argument(
+        "--events", type=int, default=None, help="events (default 2M; --scale: 42M, October)"
+    )
+    bench.add_argument(
+        "--scale", action="store_true", help="one October-sized monthly file, landing -> marts"
+    )
+    bench.add_argument("--gzip", action="store_true", help="with --scale: a .csv.gz file")
     bench.add_argument(
         "--events-per-day", type=int, default=20_000, help="events/day for incremental cost"
     )
-    bench.add_argument("--workdir", type=Path, default=None)
+    bench.add_argument(
+        "--workdir", type=Path, default=None, help="where to work (default: a temporary folder)"
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dagster_project.cli.runner import RunReport
-from dagster_project.cli.summary import summarize
+from dagster_project.cli.summary import pipeline_health, summarize
 from dagster_project.lib.settings import Settings
 
 
@@ -25,11 +25,23 @@ def print_run_report(report: RunReport, console: Console) -> None:
 
 def print_summary(settings: Settings, console: Console) -> None:
     summary = summarize(settings.duckdb_path)
+    health = pipeline_health(settings.dagster_home)
+    bad_files = {key for key, _ in summary.files_failed}
+    failed_loads = [(k, why) for k, why in health.failed_loads if k not in bad_files]
     table = Table(title="estore-analytics: warehouse summary", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
     table.add_row("files loaded", f"{summary.files_loaded:,}")
-    table.add_row("files failed", f"{len(summary.files_failed):,}")
+    table.add_row(
+        "files failed",
+        f"{len(summary.files_failed) + len(failed_loads):,} ({len(summary.files_failed):,} "
+        f"bad files, {len(failed_loads):,} loads that failed for another reason)",
+    )
+    days = health.unbuilt_days
+    table.add_row(
+        "days not built",
+        f"{len(days):,}" + (f" ({days[0]} .. {days[-1]}; the next run retries)" if days else ""),
+    )
     table.add_row("raw rows", f"{summary.raw_rows:,}")
     table.add_row("rejected rows", f"{summary.rejected_rows:,}")
     table.add_row(
@@ -48,3 +60,5 @@ def print_summary(settings: Settings, console: Console) -> None:
         console.print(models)
     for key, error in summary.files_failed:
         console.print(f"  [red]failed[/red] {key}: {error}")
+    for key, why in failed_loads:
+        console.print(f"  [red]load {why}[/red] {key}: not the file's fault; retried")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -19,9 +22,14 @@ def load_definitions(settings: Settings):
     return defs()
 
 
-def run_pipeline(settings: Settings, console: Console) -> bool:
+WAREHOUSE_BUSY = "busy"
+INTERRUPTED_EXIT_CODE = 130
+
+
+def run_pipeline(settings: Settings, console: Console) -> bool | str:
     """Process everything pending; print the report and the warehouse summary.
-    Returns False when a file or a step failed."""
+    Returns False when a file or a step failed, WAREHOUSE_BUSY when another process holds
+    the warehouse (nothing done)."""
     from dagster_project.cli.instance import WarehouseBusyError, exclusive_lock
 
     try:
@@ -29,7 +37,11 @@ def run_pipeline(settings: Settings, console: Console) -> bool:
             return _run_pipeline(settings, console)
     except WarehouseBusyError as exc:
         console.print(f"[red]{exc}[/red]")
-        return False
+        console.print(
+            "To proceed: let the UI do it (it loads new files by itself), or stop `make dev` "
+            "(Ctrl-C) and run `make run` again."
+        )
+        return WAREHOUSE_BUSY
 
 
 def _run_pipeline(settings: Settings, console: Console) -> bool:
@@ -89,7 +101,65 @@ def _run_with_progress(settings: Settings, instance, console: Console):
                 progress.update(steps, advance=1)
 
         runner = PipelineRunner(defs, instance, settings.dagster_home, on_event=on_event)
-        report = runner.run()
+        report = run_interruptibly(runner, instance, console)
         progress.update(files, detail="done")
         progress.update(steps, detail="done")
     return report
+
+
+def run_interruptibly(runner, instance, console: Console):
+    """Run in a worker thread so that Ctrl-C and SIGTERM stay with this (main) thread.
+
+    Dagster defers interrupts while a step runs (and a step waiting for a pool slot waits
+    forever), so the signal is handled here: say what was being done, mark the unfinished runs
+    failed and free their pool slots (what the next start would do anyway), stop child
+    processes (dbt), and exit. The warehouse is left as after a kill: the load in progress is
+    rolled back by DuckDB, and the next `estore run` repairs the rest."""
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["report"] = runner.run()
+        except BaseException as exc:  # re-raised in the main thread
+            outcome["error"] = exc
+
+    def stop(signum: int, _frame) -> None:
+        name = signal.Signals(signum).name
+        console.print(f"\n[yellow]{name}: stopping while {runner.current}[/yellow]")
+        _stop_children()
+        try:
+            recovery = _release_runs(instance)
+            console.print(f"[yellow]{recovery}; the next `estore run` repairs the rest[/yellow]")
+        finally:
+            console.file.flush()
+            os._exit(INTERRUPTED_EXIT_CODE)
+
+    worker = threading.Thread(target=work, name="estore-run", daemon=True)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)  # wake up for signals
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]
+
+
+def _stop_children() -> None:
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=3)
+    for child in alive:
+        child.kill()
+
+
+def _release_runs(instance) -> str:
+    from dagster_project.cli.instance import recover_dead_runs
+
+    return recover_dead_runs(instance).describe()

@@ -19,24 +19,32 @@ import dagster as dg
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    AUTOMATION_CONDITION_TAG,
     RUN_KEY_TAG,
+    SCHEDULE_NAME_TAG,
     SENSOR_NAME_TAG,
 )
 from dagster_shared.serdes import deserialize_value, serialize_value
 
-from dagster_project.defs.dbt.assets import daily_models_job, marts_job, snapshots_job
+from dagster_project.cli.instance import Recovery, recover_dead_runs
+from dagster_project.defs.automation.sensor import automation_sensor
+from dagster_project.defs.dbt.assets import (
+    daily_models_job,
+    marts_job,
+    snapshot_schedule,
+    snapshots_job,
+)
 from dagster_project.defs.ingest.assets import ingest_file_job
-from dagster_project.defs.ingest.sensor import OBJECT_TAG, landing_sensor
+from dagster_project.defs.ingest.sensor import OBJECT_TAG, base_run_key, landing_sensor
 from dagster_project.lib.ingest.bucket import LocalBucket
 from dagster_project.lib.ingest.plan import ListingCursor
 
 AUTOMATION_CURSOR_FILE = "estore_automation_cursor.json"
 IN_PROCESS_TAG = "estore/in_process"
-UNFINISHED = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+# The tags the daemon's automation sensor and schedule put on their runs: runs of `estore run`
+# read the same in the UI ("Automation" / the schedule, not "Manually launched").
+AUTOMATION_TAGS = {AUTOMATION_CONDITION_TAG: "true", SENSOR_NAME_TAG: automation_sensor.name}
+SNAPSHOT_TAGS = {SCHEDULE_NAME_TAG: snapshot_schedule.name}
 
 
 @dataclass
@@ -54,6 +62,7 @@ class RunReport:
     snapshot_runs: int = 0
     failed_runs: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    recovery: Recovery = field(default_factory=Recovery)
 
     @property
     def files_loaded(self) -> int:
@@ -89,6 +98,7 @@ class PipelineRunner:
         self.state_dir = state_dir
         self.on_event = on_event or (lambda kind, info: None)
         self.report = RunReport()
+        self.current: str = "starting"  # what the runner is doing (said when interrupted)
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest_pending(self, max_wait_seconds: float = 30.0) -> None:
@@ -113,8 +123,9 @@ class PipelineRunner:
                 data = sensor.evaluate_tick(context)
             cursor = data.cursor
             for request in data.run_requests or []:
-                if request.run_key not in attempted:
-                    attempted.add(request.run_key)
+                # One attempt per file version per call (the sensor may offer a retry key).
+                if base_run_key(request.run_key) not in attempted:
+                    attempted.add(base_run_key(request.run_key))
                     new_in_pass = True
                     self._ingest(job, request)
             if ListingCursor.parse(cursor).after:
@@ -135,6 +146,7 @@ class PipelineRunner:
 
     def _ingest(self, job: dg.JobDefinition, request: dg.RunRequest) -> None:
         key = request.tags.get(OBJECT_TAG, request.run_key)
+        self.current = f"loading {key}"
         self.on_event("file_start", {"key": key})
         result = job.execute_in_process(
             run_config=request.run_config,
@@ -197,6 +209,7 @@ class PipelineRunner:
                         f"days {start}..{end}",
                         asset_selection=keys,
                         tags={
+                            **AUTOMATION_TAGS,
                             ASSET_PARTITION_RANGE_START_TAG: start,
                             ASSET_PARTITION_RANGE_END_TAG: end,
                         },
@@ -204,7 +217,12 @@ class PipelineRunner:
                     self.report.day_ranges.append((start, end))
             mart_keys = [k for k in requested if k not in daily_keys]
             if mart_keys:
-                self._execute(marts, f"{len(mart_keys)} marts", asset_selection=mart_keys)
+                self._execute(
+                    marts,
+                    f"{len(mart_keys)} marts",
+                    asset_selection=mart_keys,
+                    tags=AUTOMATION_TAGS,
+                )
                 self.report.mart_runs += 1
             if len(self.report.failed_runs) > failures:
                 return  # keep the old cursor: the next `estore run` requests these again
@@ -229,10 +247,18 @@ class PipelineRunner:
         job = self.defs.resolve_job_def(snapshots_job.name)
         if not job.asset_layer.executable_asset_keys:
             return
-        self._execute(job, "snapshots")
+        self._execute(job, "snapshots", tags=SNAPSHOT_TAGS)
         self.report.snapshot_runs += 1
 
+    def _snapshots_unfinished(self) -> bool:
+        """The last snapshot run did not succeed (killed, failed): take them again."""
+        records = self.instance.get_run_records(
+            filters=dg.RunsFilter(job_name=snapshots_job.name), limit=1
+        )
+        return bool(records) and records[0].dagster_run.status != dg.DagsterRunStatus.SUCCESS
+
     def _execute(self, job: dg.JobDefinition, label: str, **kwargs) -> None:
+        self.current = f"building {label}"
         self.on_event("step_start", {"label": label})
         tags = {**kwargs.pop("tags", {}), IN_PROCESS_TAG: "true"}
         result = job.execute_in_process(
@@ -243,17 +269,12 @@ class PipelineRunner:
         self.on_event("step_done", {"label": label, "ok": result.success})
 
     def fail_orphaned_runs(self) -> int:
-        """Runs an earlier `estore run` started in-process but never finished (killed, out of
-        memory, closed terminal) would stay "started" forever and block their file or days.
-        Only one `estore run` holds the warehouse at a time, so they are all dead."""
-        records = self.instance.get_run_records(
-            filters=dg.RunsFilter(tags={IN_PROCESS_TAG: "true"}, statuses=UNFINISHED)
-        )
-        for record in records:
-            self.instance.report_run_failed(
-                record.dagster_run, "the estore run process that ran it died"
-            )
-        return len(records)
+        """Runs an earlier process left in progress (a killed `estore run`, `make dev` stopped
+        mid-run) would stay "started" forever, hold the `warehouse` pool slot and block their
+        file or days. The caller holds the warehouse lock, so their processes are dead: they
+        are marked failed and their slots freed."""
+        self.report.recovery = recover_dead_runs(self.instance)
+        return len(self.report.recovery.failed_runs)
 
     def run(self) -> RunReport:
         started = time.perf_counter()
@@ -265,8 +286,9 @@ class PipelineRunner:
         before = (len(self.report.day_ranges), self.report.mart_runs)
         self.build_downstream()
         changed = (len(self.report.day_ranges), self.report.mart_runs) != before
-        if changed and not self.report.failed_runs:
+        if (changed or self._snapshots_unfinished()) and not self.report.failed_runs:
             self.take_snapshots()
+        self.current = "done"
         self.report.seconds = time.perf_counter() - started
         return self.report
 

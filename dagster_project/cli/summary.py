@@ -40,34 +40,36 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str):
     return con.execute(sql).fetchone()[0]
 
 
-# Headline figures: (label, relation, SQL over it). Shown when the relation exists.
-HEADLINE_QUERIES: list[tuple[str, str, str]] = [
-    (
-        "revenue / orders / AOV",
-        "metrics_sales_daily",
-        "select printf('%,.2f / %,d / %,.2f', sum(revenue), sum(orders), "
-        "sum(revenue) / nullif(sum(orders), 0)) from {rel}",
-    ),
-    (
-        "funnel view->cart / cart->purchase / view->purchase",
-        "metrics_funnel",
-        "select printf('%.1f%% / %.1f%% / %.1f%%', 100 * view_to_cart_rate, "
-        "100 * cart_to_purchase_rate, 100 * view_to_purchase_rate) from {rel}",
-    ),
-    (
-        "churn rate (90-day rule)",
-        "metrics_churn_cohorts",
-        "select case when status = 'ok' then printf('%.1f%% of %,d eligible buyers', "
-        "100 * churn_rate, eligible_buyers) else status || ' (' || days_of_history "
-        "|| ' days of data)' end from {rel} where is_overall",
-    ),
-    (
-        "RFM segment shares",
-        "metrics_rfm_segments",
-        "select string_agg(rfm_segment || ' ' || printf('%.0f%%', 100 * buyer_share), ', ' "
-        "order by segment_order) from {rel} where buyers > 0",
-    ),
-]
+# Headline figures come from the dbt model metrics_headline (one row); this only formats them.
+HEADLINE_MODEL = "metrics_headline"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def format_headline(row: dict) -> dict[str, str]:
+    shares = [
+        (name.removeprefix("rfm_share_").replace("_", " ").title(), value)
+        for name, value in row.items()
+        if name.startswith("rfm_share_") and value
+    ]
+    churn = (
+        f"{_pct(row['churn_rate'])} of {row['churn_eligible_buyers']:,} eligible buyers"
+        if row["churn_status"] == "ok"
+        else f"{row['churn_status']} ({row['days_of_history']} days of data)"
+    )
+    return {
+        "revenue / orders / AOV": (
+            f"{row['revenue'] or 0:,.2f} / {row['orders']:,} / {row['aov'] or 0:,.2f}"
+        ),
+        "funnel view->cart / cart->purchase / view->purchase": " / ".join(
+            _pct(row[k])
+            for k in ("view_to_cart_rate", "cart_to_purchase_rate", "view_to_purchase_rate")
+        ),
+        "churn rate (90-day rule)": churn,
+        "RFM segment shares": ", ".join(f"{name} {value:.0%}" for name, value in shares),
+    }
 
 
 def summarize(duckdb_path: Path) -> WarehouseSummary:
@@ -102,13 +104,75 @@ def summarize(duckdb_path: Path) -> WarehouseSummary:
                 con, f'select count(*) from {ANALYTICS_SCHEMA}."{name}"'
             )
         summary.fct_events_rows = summary.relations.get("fct_events", 0)
-        for label, relation, sql in HEADLINE_QUERIES:
-            if relation in summary.relations:
-                try:
-                    value = _scalar(con, sql.format(rel=f"{ANALYTICS_SCHEMA}.{relation}"))
-                except duckdb.Error as exc:  # a mart changed shape: say so, don't crash
-                    value = f"unavailable ({str(exc).splitlines()[0][:80]})"
-                summary.headline[label] = str(value)
+        if HEADLINE_MODEL in summary.relations:
+            cursor = con.execute(f"select * from {ANALYTICS_SCHEMA}.{HEADLINE_MODEL}")
+            columns = [d[0] for d in cursor.description]
+            row = cursor.fetchone()
+            if row is not None:
+                summary.headline = format_headline(dict(zip(columns, row, strict=True)))
     finally:
         con.close()
     return summary
+
+
+# What the Dagster instance knows and the warehouse cannot: loads that failed for a reason that
+# was not the file's (nothing in the manifest) and days whose build failed or was cancelled.
+DAY_ASSET = "fct_events"  # every daily model builds with it, in one dbt call per day range
+
+
+@dataclass
+class PipelineHealth:
+    failed_loads: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    unbuilt_days: list[str] = field(default_factory=list)
+
+
+def pipeline_health(dagster_home: Path) -> PipelineHealth:
+    """Loads whose last attempt failed with no success since, and day partitions whose last
+    build attempt failed or was cancelled (retried by the next `estore run`, or by the daemon)."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.storage.tags import RUN_KEY_TAG
+
+    from dagster_project.defs.ingest.sensor import OBJECT_TAG, base_run_key
+
+    health = PipelineHealth()
+    if not (dagster_home / "history").exists():
+        return health
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home)))
+    try:
+        latest: dict[str, dg.DagsterRun] = {}
+        for record in instance.get_run_records(
+            filters=dg.RunsFilter(job_name="ingest_file_job"), ascending=True
+        ):
+            run = record.dagster_run
+            if RUN_KEY_TAG in run.tags:
+                latest[base_run_key(run.tags[RUN_KEY_TAG])] = run
+        health.failed_loads = sorted(
+            (run.tags.get(OBJECT_TAG, key), run.status.value.lower())
+            for key, run in latest.items()
+            if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        )
+        storage = instance.event_log_storage
+        attempts = (
+            storage.get_latest_asset_partition_materialization_attempts_without_materializations(  # noqa: E501
+                dg.AssetKey(DAY_ASSET)
+            )
+        )
+        statuses = (
+            {
+                r.dagster_run.run_id: r.dagster_run.status
+                for r in instance.get_run_records(
+                    filters=dg.RunsFilter(run_ids=list({run_id for run_id, _ in attempts.values()}))
+                )
+            }
+            if attempts
+            else {}
+        )
+        health.unbuilt_days = sorted(
+            day
+            for day, (run_id, _) in attempts.items()
+            if statuses.get(run_id) in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        )
+    finally:
+        instance.dispose()
+    return health

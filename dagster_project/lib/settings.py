@@ -37,6 +37,8 @@ DEFAULTS = {
     "ESTORE_MAX_FILES_PER_TICK": "50",
     "ESTORE_BQ_DATASET": "estore",
     "ESTORE_BQ_LOCATION": "EU",
+    # DuckDB spills to ESTORE_DUCKDB_TEMP_DIR (default $ESTORE_DATA_DIR/tmp) past this limit.
+    "ESTORE_DUCKDB_MEMORY_LIMIT": "60%",
 }
 
 
@@ -58,6 +60,8 @@ class Settings:
     gcp_project: str | None
     bq_dataset: str
     bq_location: str
+    duckdb_memory_limit: str  # DuckDB syntax: "60%" of RAM, "4GB"...
+    duckdb_temp_dir: Path
 
     @property
     def dbt_target(self) -> str:
@@ -81,6 +85,10 @@ class Settings:
             gcp_project=os.environ.get("GCP_PROJECT"),
             bq_dataset=_get("ESTORE_BQ_DATASET"),
             bq_location=_get("ESTORE_BQ_LOCATION"),
+            duckdb_memory_limit=_get("ESTORE_DUCKDB_MEMORY_LIMIT"),
+            duckdb_temp_dir=Path(
+                os.environ.get("ESTORE_DUCKDB_TEMP_DIR", data_dir / "tmp")
+            ).resolve(),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -66,3 +66,60 @@
     {%- endif -%}
     {{ return(none) }}
 {%- endmacro %}
+
+{#- The window of days this invocation rebuilds, as (start, end) datetimes, end exclusive:
+    vars min_date/max_date when given (the Dagster partition range), else the invocation's
+    --event-time-start/--event-time-end, else none (a full build over all data). -#}
+{% macro estore_window() -%}
+    {#- A unit test checks the model's rules on its given rows, never a window. -#}
+    {%- if model is mapping and model.get('resource_type') == 'unit_test' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set min_date = var('min_date', none) -%}
+    {%- set max_date = var('max_date', none) -%}
+    {%- if min_date and max_date -%}
+        {%- set start = modules.datetime.datetime.fromisoformat(min_date | string) -%}
+        {%- set end = modules.datetime.datetime.fromisoformat(max_date | string) -%}
+        {{ return((start, end)) }}
+    {%- endif -%}
+    {{ return(estore_invocation_window()) }}
+{%- endmacro %}
+
+{#- Predicate: a TIMESTAMP column inside the invocation's window; `1 = 1` without a window. -#}
+{% macro estore_in_window(column) -%}
+    {%- set window = estore_window() -%}
+    {%- if window is none -%}
+        1 = 1
+    {%- else -%}
+        {{ column }} >= {{ estore_timestamp_literal(window[0]) }}
+        and {{ column }} < {{ estore_timestamp_literal(window[1]) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Predicate: the interval [first_column, last_column] meets the window; `1 = 1` without one. -#}
+{% macro estore_overlaps_window(first_column, last_column) -%}
+    {%- set window = estore_window() -%}
+    {%- if window is none -%}
+        1 = 1
+    {%- else -%}
+        {{ first_column }} < {{ estore_timestamp_literal(window[1]) }}
+        and {{ last_column }} >= {{ estore_timestamp_literal(window[0]) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when the model updates an existing table (never at compile time without a warehouse:
+    `dbt compile --no-introspect` must not ask for the relation). -#}
+{% macro estore_is_incremental() -%}
+    {{ return(execute and flags.INTROSPECT and is_incremental()) }}
+{%- endmacro %}
+
+{#- Keyed facts (sessions): delete+insert on DuckDB, merge on BigQuery, both on the row key.
+    The model emits a tombstone (events = 0) for every key it rebuilt that no longer exists;
+    this post-hook removes them in the same transaction on DuckDB. -#}
+{% macro estore_keyed_strategy() -%}
+    {{ return('merge' if target.type == 'bigquery' else 'delete+insert') }}
+{%- endmacro %}
+
+{% macro estore_drop_tombstones() -%}
+    delete from {{ this }} where events = 0
+{%- endmacro %}

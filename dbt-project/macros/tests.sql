@@ -56,3 +56,11 @@
     from {{ model }}
     having count(*) <> 1
 {% endtest %}
+
+{#- Data quality: sessions lasting longer than `days` (first to last event). They are valid
+    (a session is its (user_id, user_session) pair however long) but unusual; run at warn. -#}
+{% test estore_sessions_longer_than(model, days) %}
+    select session_id, first_event_time, last_event_time
+    from {{ model }}
+    where duration_seconds > {{ days }} * 86400
+{% endtest %}

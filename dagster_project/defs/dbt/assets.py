@@ -1,46 +1,56 @@
-"""dbt models as Dagster assets, split by what they need:
+"""dbt models as Dagster assets, split by what they need (one dbt selector each, selectors.yml):
 
-- `dbt_daily_models` (tag `daily`): day-partitioned incremental models, run as one dbt call per
-  partition range with the window passed to microbatch (never a run without a window);
-- `dbt_marts`: whole-table models (dimensions, metrics, marts);
-- `dbt_snapshots`: SCD2 snapshots, on a daily schedule, never two at once.
+- `dbt_daily_models` (selector `daily`): day-partitioned incremental models, run as one dbt call
+  per partition range with the window passed to dbt (never a run without a window); once built,
+  the window's days are cleared from raw.pending_days;
+- `dbt_marts` (selector `whole_table`): intermediate models, dimensions, metrics, marts;
+- `dbt_snapshots` (selector `snapshots`): SCD2 snapshots, on a daily schedule, never two at once.
 """
+
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
+from dagster_project.defs.ingest.resources import Warehouse
 from dagster_project.lib.dbt.invocation import BUILD_FLAGS, window_args
 from dagster_project.lib.dbt.project import dbt_project, ensure_manifest
-from dagster_project.lib.dbt.translator import DAILY_TAG, translator
+from dagster_project.lib.dbt.translator import translator
+from dagster_project.lib.ingest.pending import clear_pending_days
 from dagster_project.lib.partitions import daily_partitions
 
 ensure_manifest()
 
-DAILY_SELECT = f"tag:{DAILY_TAG}"
-SNAPSHOT_SELECT = "resource_type:snapshot"
 SNAPSHOT_POOL = "dbt_snapshots"
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    select=DAILY_SELECT,
+    selector="daily",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dbt_translator=translator,
     name="dbt_daily_models",
     pool=WAREHOUSE_POOL,
 )
-def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     window = context.partition_time_window
+    started = datetime.now(UTC)
     yield from dbt.cli(
         ["build", *BUILD_FLAGS, *window_args(window.start, window.end)], context=context
     ).stream()
+    # Loads that committed during the build stay pending: the build may not have seen them.
+    with warehouse.connect() as con:
+        cleared = clear_pending_days(
+            con, window.start.date(), window.end.date(), recorded_before=started
+        )
+    context.log.info(f"{cleared} pending day rows cleared for {window.start:%Y-%m-%d}..")
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    exclude=f"{DAILY_SELECT} {SNAPSHOT_SELECT}",
+    selector="whole_table",
     dagster_dbt_translator=translator,
     name="dbt_marts",
     pool=WAREHOUSE_POOL,
@@ -51,7 +61,7 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    select=SNAPSHOT_SELECT,
+    selector="snapshots",
     dagster_dbt_translator=translator,
     name="dbt_snapshots",
     pool=WAREHOUSE_POOL,  # DuckDB has one writer; the job's concurrency key keeps one at a time

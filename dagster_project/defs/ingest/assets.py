@@ -1,15 +1,25 @@
 """Landing bucket -> raw.events: one run per landed object version.
 
 The load is an op rather than an asset because which days a file covers is only known once it
-has been read; the op then reports a materialization of `raw/events` for exactly those day
-partitions, and declarative automation rebuilds those days downstream.
+has been read; the op then reports a materialization of `raw/events` for the day partitions that
+changed, and declarative automation rebuilds those days downstream.
+
+The days that changed are read back from the warehouse (raw.pending_days, written in the load's
+own transaction), not taken from this load alone: if a run crashed after its load committed but
+before Dagster recorded its materializations, the retry (which finds the file loaded and skips
+it) or any later load still reports those days.
 """
+
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.lib.ingest.loader import FAILED, LoadResult, load_file
+from dagster_project.lib.ingest.parse import DayRange
+from dagster_project.lib.ingest.pending import pending_since
 from dagster_project.lib.partitions import daily_partitions, day_partition_keys
+from dagster_project.lib.settings import Settings
 
 WAREHOUSE_POOL = "warehouse"
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
@@ -78,8 +88,10 @@ def ingest_file(
         # Overwritten or deleted since the sensor saw it: the newer version has its own run key.
         context.log.info(f"{config.key}@{config.version} was superseded; nothing to load")
         return
+    days = DayRange.from_settings(Settings.from_env().partitions_start)
     with warehouse.connect() as con:
-        result = load_file(con, current, path)
+        result = load_file(con, current, path, days=days)
+        pending = pending_since(con)
     metadata = load_metadata(result)
     context.log_event(dg.AssetObservation(asset_key=LANDING_EVENTS, metadata=metadata))
     if result.status == FAILED:
@@ -88,11 +100,10 @@ def ingest_file(
             metadata=metadata,
             allow_retries=False,
         )
-    keys, outside = day_partition_keys(result.touched_dates)
-    if outside:
+    keys, outside = day_partition_keys(unreported_days(context.instance, pending))
+    if outside:  # rows outside the partitions are rejected: only days a range change dropped
         context.log.warning(
-            f"{config.key}: days outside the partition range are loaded but not built: "
-            f"{', '.join(outside[:10])}"
+            f"{config.key}: pending days without a partition: {', '.join(outside[:10])}"
         )
     for key in keys:
         context.log_event(
@@ -102,6 +113,34 @@ def ingest_file(
         f"{config.key}: {result.status}, {result.rows_loaded} rows, "
         f"{result.rows_rejected} rejected, {len(keys)} day partitions updated"
     )
+
+
+def unreported_days(
+    instance: dg.DagsterInstance, pending: list[tuple[date, datetime]]
+) -> list[date]:
+    """Pending days whose change Dagster has not recorded yet: no `raw/events` materialization
+    of that day since the change was written (naive UTC). Once one is recorded, automation
+    owns the rebuild (a failed build is requested again) until the build clears the day."""
+    if not pending:
+        return []
+    since = {day.isoformat(): recorded.replace(tzinfo=UTC).timestamp() for day, recorded in pending}
+    reported: dict[str, float] = {}
+    records_filter = dg.AssetRecordsFilter(
+        asset_key=RAW_EVENTS, asset_partitions=list(since), after_timestamp=min(since.values())
+    )
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            key = record.partition_key
+            if key is not None:
+                reported[key] = max(reported.get(key, 0.0), record.timestamp)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return [
+        date.fromisoformat(key) for key, at in sorted(since.items()) if reported.get(key, 0.0) < at
+    ]
 
 
 @dg.job(

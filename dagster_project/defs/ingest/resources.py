@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -28,14 +29,31 @@ class Warehouse(dg.ConfigurableResource):
     """The local DuckDB warehouse file (production uses BigQuery through dbt)."""
 
     duckdb_path: str
+    # Past the limit DuckDB spills to the temp directory instead of failing (None: its default).
+    memory_limit: str | None = None
+    temp_directory: str | None = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(self.duckdb_path)
+        config = {}
+        if self.memory_limit:
+            config["memory_limit"] = self.memory_limit
+        if self.temp_directory:
+            Path(self.temp_directory).mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = self.temp_directory
+        con = duckdb.connect(self.duckdb_path, config=config)
         try:
             yield con
         finally:
             con.close()
+
+
+def warehouse_resource(settings: Settings) -> Warehouse:
+    return Warehouse(
+        duckdb_path=str(settings.duckdb_path),
+        memory_limit=settings.duckdb_memory_limit,
+        temp_directory=str(settings.duckdb_temp_dir),
+    )
 
 
 def landing_bucket(settings: Settings) -> LandingBucket:
@@ -53,6 +71,6 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "landing": landing_bucket(settings),
-            "warehouse": Warehouse(duckdb_path=str(settings.duckdb_path)),
+            "warehouse": warehouse_resource(settings),
         }
     )

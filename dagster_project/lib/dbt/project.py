@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -11,6 +12,10 @@ from dagster_project.lib.settings import DBT_PROJECT_DIR, Settings
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 _SOURCE_DIRS = ("models", "macros", "snapshots", "seeds", "tests")
+# What the last `dbt parse` was run for. dbt throws its partial-parse state away (a full parse,
+# seconds per call) when the target, the --vars or the profile's connection differ, and Dagster
+# copies target/partial_parse.msgpack into every invocation: it must match the runtime calls.
+_PARSE_KEY_FILE = "estore_parse_key.json"
 
 
 def _newest_source_mtime(project_dir: Path) -> float:
@@ -20,15 +25,28 @@ def _newest_source_mtime(project_dir: Path) -> float:
     return max(p.stat().st_mtime for p in files if p.exists())
 
 
+def _parse_key(settings: Settings) -> str:
+    return json.dumps({"target": settings.dbt_target, **settings.dbt_env()}, sort_keys=True)
+
+
 def ensure_manifest(settings: Settings | None = None) -> Path:
-    """Run `dbt parse` when the manifest is missing or older than any project file, so a
-    fresh clone, `estore run` and the UI all see the current models."""
+    """Run `dbt parse` when the manifest is missing or older than any project file, or was
+    parsed for another target or warehouse, so a fresh clone, `estore run` and the UI all see
+    the current models and every dbt call Dagster makes can reuse the parse (partial parsing)."""
+    settings = settings or Settings.from_env()
     manifest = dbt_project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(DBT_PROJECT_DIR):
+    key_file = manifest.parent / _PARSE_KEY_FILE
+    key = _parse_key(settings)
+    if (
+        manifest.exists()
+        and manifest.stat().st_mtime >= _newest_source_mtime(DBT_PROJECT_DIR)
+        and key_file.exists()
+        and key_file.read_text() == key
+    ):
         return manifest
     from dbt.cli.main import dbtRunner
 
-    (settings or Settings.from_env()).export_dbt_env()
+    settings.export_dbt_env()
     result = dbtRunner().invoke(
         [
             "parse",
@@ -36,9 +54,13 @@ def ensure_manifest(settings: Settings | None = None) -> Path:
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
+            # The same --target as DbtCliResource passes: it is part of dbt's parse state.
+            "--target",
+            settings.dbt_target,
             "--quiet",
         ]
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
+    key_file.write_text(key)
     return manifest

@@ -2,11 +2,13 @@
 
 The sensor only needs three things from a bucket: list objects under a prefix in key order,
 starting after a given key (so a tick can page through thousands of objects and resume), and
-tell each object's version (GCS generation, or mtime+size locally).
+tell each object's version (GCS generation; locally the file's identity and change time, see
+`local_version`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,6 +60,16 @@ class Bucket(Protocol):
     def uri_for(self, key: str) -> str: ...
 
 
+def local_version(stat: os.stat_result) -> str:
+    """A local file's version: it changes whenever the content may have changed.
+
+    Size and mtime alone miss a rewrite that keeps both (`cp -p`, `rsync -t` of a corrected
+    file of the same size): the inode (a new file on replace) and the ctime (set by the kernel on
+    every write or metadata change, and which no copy tool can set back) catch it. A metadata-only
+    change (chmod, touch) is a new version too; reloading identical content changes nothing."""
+    return f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}-{stat.st_ctime_ns}"
+
+
 class LocalBucket:
     """A folder standing in for a bucket. Objects still being written are hidden: temporary
     names are skipped and a file must be unchanged for `settle_seconds` before it is listed."""
@@ -90,7 +102,7 @@ class LocalBucket:
             return None
         return ObjectInfo(
             key=key,
-            version=f"{stat.st_mtime_ns}-{stat.st_size}",
+            version=local_version(stat),
             size=stat.st_size,
             updated=stat.st_mtime,
         )

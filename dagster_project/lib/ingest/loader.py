@@ -1,9 +1,11 @@
-"""Load one landed file into the raw layer with DuckDB's own CSV reader, exactly once.
+"""Load one landed file into the raw layer with DuckDB, exactly once, every line accounted for.
 
 One transaction per file: the file's previous rows are replaced, parsed rows go to raw.events,
-every other line goes to raw.load_rejects with a reason, and the manifest row is written. Either
-all of it commits or none of it does, so a crash at any point leaves a state the next run repairs
-by simply loading the file again.
+every other physical line (blank lines included) goes to raw.load_rejects with its line number
+and reason, the touched days to raw.pending_days, and the manifest row is written. Either all of
+it commits or none of it does, so a crash at any point leaves a state the next run repairs by
+simply loading the file again. The counts must reconcile with the file's physical lines, counted
+independently; otherwise the file fails whole. Every timestamp written is UTC.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.lib.ingest.bucket import ObjectInfo
+from dagster_project.lib.ingest.lines import COUNT_ERRORS, count_in_background, count_physical_lines
+from dagster_project.lib.ingest.parse import DayRange, parsed_lines_sql, reason_sql
+from dagster_project.lib.ingest.pending import record_pending_days, utc_now
 from dagster_project.lib.ingest.schema import (
     DDL,
     EVENTS_TABLE,
     EXPECTED_HEADER,
-    KNOWN_EVENT_TYPES,
     MANIFEST_TABLE,
     REJECTS_TABLE,
-    REQUIRED_COLUMNS,
     SOURCE_COLUMNS,
     TIMESTAMP_FORMAT,
 )
+from dagster_project.lib.settings import Settings
 
 LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
 ALREADY_FAILED = "this version already failed: "
@@ -94,6 +98,8 @@ def check_file(path: Path) -> None:
 
 
 def _read_csv_sql(path: Path, rejects_table: str, rejects_scan: str) -> str:
+    """DuckDB's own typed CSV reader with the schema's types: the bare baseline `estore bench`
+    compares the load with (the loader itself reads lines, see parse.py)."""
     columns = ", ".join(f"'{name}': '{type_}'" for name, type_ in SOURCE_COLUMNS.items())
     escaped = str(path).replace("'", "''")
     return (
@@ -102,19 +108,6 @@ def _read_csv_sql(path: Path, rejects_table: str, rejects_scan: str) -> str:
         f"store_rejects = true, rejects_table = '{rejects_table}', "
         f"rejects_scan = '{rejects_scan}')"
     )
-
-
-def _invalid_reason_sql() -> str:
-    """SQL expression naming why a parsed row is not a clean event (null when it is)."""
-    checks = [f"when {column} is null then 'missing {column}'" for column in REQUIRED_COLUMNS]
-    known = ", ".join(f"'{t}'" for t in KNOWN_EVENT_TYPES)
-    checks.append(f"when event_type not in ({known}) then 'unknown event_type ' || event_type")
-    return "case " + " ".join(checks) + " end"
-
-
-def _row_text_sql() -> str:
-    parts = " || ',' || ".join(f"coalesce(cast({c} as varchar), '')" for c in SOURCE_COLUMNS)
-    return parts
 
 
 def _manifest_entry(con: duckdb.DuckDBPyConnection, key: str) -> tuple | None:
@@ -133,9 +126,11 @@ def load_file(
     path: Path,
     *,
     before_commit: Callable[[], None] | None = None,
+    days: DayRange | None = None,
 ) -> LoadResult:
     """Load `obj` (found at local `path`) unless this exact version is already loaded.
 
+    `days` are the days that have a partition (default: ESTORE_PARTITIONS_START to today, UTC).
     `before_commit` is a test hook: it runs inside the transaction, after all writes.
     """
     started = time.perf_counter()
@@ -153,14 +148,16 @@ def load_file(
             size_bytes=obj.size,
             error=f"{ALREADY_FAILED}{previous[2]}",
         )
+    if days is None:
+        days = DayRange.from_settings(Settings.from_env().partitions_start)
 
     try:
         check_file(path)
         # Rows of an earlier version exist only if the manifest says one was loaded (they commit
         # together): a new file never scans raw.events.
         replaced = list(previous[4] or []) if previous and previous[3] else None
-        result = _load(con, obj, path, replaced, before_commit)
-    except (BadFileError, duckdb.Error) as exc:
+        result = _load(con, obj, path, replaced, days, before_commit)
+    except (BadFileError, duckdb.Error, *COUNT_ERRORS) as exc:
         _rollback_quietly(con)
         if not is_bad_file_error(exc):
             raise  # disk, memory, lock...: not this file's fault, retry later; record nothing
@@ -173,7 +170,15 @@ def load_file(
 
 def is_bad_file_error(exc: Exception) -> bool:
     """Errors that are the file's own (they recur on every attempt of this version)."""
-    if isinstance(exc, BadFileError | duckdb.InvalidInputException | duckdb.ConversionException):
+    if isinstance(
+        exc,
+        BadFileError
+        | duckdb.InvalidInputException
+        | duckdb.ConversionException
+        | EOFError
+        | zlib.error
+        | gzip.BadGzipFile,
+    ):
         return True
     text = str(exc)
     return any(marker in text for marker in ("GZIP", "gzip", "zlib", "CSV Error"))
@@ -184,97 +189,111 @@ def _load(
     obj: ObjectInfo,
     path: Path,
     replaced: list[date] | None,
+    days: DayRange,
     before_commit: Callable[[], None] | None,
 ) -> LoadResult:
+    """One read of the file straight into raw.events, in one transaction with everything else.
+
+    Clean files (the common case) are read once. Lines that are not loaded are found by the
+    counts (loaded + header != physical lines) and only then written to raw.load_rejects by a
+    second read; the counts must then reconcile exactly or the file fails whole."""
     tag = uuid.uuid4().hex[:12]
-    staged, rejects, scans = f"staged_{tag}", f"rejects_{tag}", f"scans_{tag}"
+    reader_rejects, scans = f"line_rejects_{tag}", f"line_scans_{tag}"
+    physical = count_in_background(path, count_physical_lines)
+    now = utc_now()
+    lineage = [obj.key, obj.version]
+    parsed = parsed_lines_sql(path, reader_rejects, scans, days)
+    columns = ", ".join(SOURCE_COLUMNS)
     try:
-        # Read once into a temporary table, outside the write transaction (rowids of rows
-        # written inside a transaction are not positions): rowid = the row's place in the file.
+        _run(con, "begin transaction")
+        if replaced is not None:  # a new version of a loaded file replaces its rows
+            _run(con, f"delete from {EVENTS_TABLE} where source_file = ?", [obj.key])
+            _run(con, f"delete from {REJECTS_TABLE} where source_file = ?", [obj.key])
+        # Rows appended in this transaction get row ids above every committed one: the counts
+        # and days below read this load's rows only, never the history.
+        last_committed = _run(con, f"select coalesce(max(rowid), -1) from {EVENTS_TABLE}")[0][0]
         _run(
             con,
-            f"create temp table {staged} as select * from {_read_csv_sql(path, rejects, scans)}",
+            f"""insert into {EVENTS_TABLE}
+                select {columns}, ?, ?, line_no, ?
+                from ({parsed}) where ok""",
+            [*lineage, now],
         )
-        return _write_in_transaction(con, obj, staged, rejects, replaced, before_commit)
+        loaded, dates = _run(
+            con,
+            f"""select count(*), list(distinct cast(event_time as date))
+                from {EVENTS_TABLE} where rowid > ?""",
+            [last_committed],
+        )[0]
+        dates = sorted(d for d in (dates or []) if d is not None)
+
+        # Lines the reader itself could not take (invalid UTF-8, a stray separator byte) are
+        # missing from its numbering: shift the numbers of the lines after them.
+        unreadable = _run(
+            con,
+            f"""select line, string_agg(error_type || ': ' || error_message, '; '),
+                       any_value(csv_line)
+                from {reader_rejects} group by line order by line""",
+        )
+        shift = _shift_sql(unreadable)
+        if unreadable:
+            _run(
+                con,
+                f"update {EVENTS_TABLE} set source_line = source_line + {shift('source_line')} "
+                "where rowid > ?",
+                [last_committed],
+            )
+            con.executemany(
+                f"insert into {REJECTS_TABLE} values (?, ?, ?, ?, ?, ?)",
+                [[*lineage, line, reason, text, now] for line, reason, text in unreadable],
+            )
+        lines = physical.result()
+        invalid = 0
+        if 1 + loaded + len(unreadable) != lines:
+            invalid = _run(
+                con,
+                f"""insert into {REJECTS_TABLE}
+                    select ?, ?, line_no + {shift("line_no")}, {reason_sql(days)},
+                           coalesce(line, ''), ?
+                    from ({parsed}) where not ok""",
+                [*lineage, now],
+            )[0][0]
+        rejected = invalid + len(unreadable)
+        if 1 + loaded + rejected != lines:
+            raise BadFileError(
+                f"the file has {lines} lines but the reader accounted for "
+                f"{1 + loaded + rejected} (header + {loaded} loaded + {rejected} rejected): "
+                "a line was skipped or split (a carriage return inside a line?)"
+            )
+        touched = sorted(set(dates) | set(replaced or []))
+        record_pending_days(con, touched, obj.key, obj.version, now)
+        _run(
+            con,
+            f"""insert or replace into {MANIFEST_TABLE}
+                values (?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                obj.key,
+                obj.version,
+                obj.version,
+                obj.size,
+                loaded,
+                rejected,
+                dates[0] if dates else None,
+                dates[-1] if dates else None,
+                dates,
+                now,
+                now,
+            ],
+        )
+        if before_commit:
+            before_commit()
+        _run(con, "commit")
     finally:
         _rollback_quietly(con)  # an aborted transaction would refuse the clean-up
-        for table in (staged, rejects, scans):
+        for table in (reader_rejects, scans):
             _run(con, f"drop table if exists {table}")
-
-
-def _write_in_transaction(
-    con: duckdb.DuckDBPyConnection,
-    obj: ObjectInfo,
-    staged: str,
-    rejects: str,
-    replaced: list[date] | None,
-    before_commit: Callable[[], None] | None,
-) -> LoadResult:
-    lineage = [obj.key, obj.version]
-    _run(con, "begin transaction")
-    if replaced is not None:  # a new version of a loaded file replaces its rows
-        _run(con, f"delete from {EVENTS_TABLE} where source_file = ?", [obj.key])
-        _run(con, f"delete from {REJECTS_TABLE} where source_file = ?", [obj.key])
-
-    # Lines DuckDB could not parse, with its own reason.
-    _run(
-        con,
-        f"""insert into {REJECTS_TABLE}
-            select ?, ?, line,
-                   string_agg(error_type || ': ' || error_message, '; ' order by column_idx),
-                   any_value(csv_line), now()
-            from {rejects} group by line""",
-        lineage,
-    )
-    unparsed = _run(con, f"select count(distinct line) from {rejects}")[0][0]
-    line_sql, line_join = _line_number_sql(staged, rejects, shifted=unparsed > 0)
-    reason = _invalid_reason_sql()
-    _run(
-        con,
-        f"""insert into {EVENTS_TABLE}
-            select {", ".join(SOURCE_COLUMNS)}, ?, ?, {line_sql}, now()
-            from {staged} {line_join}
-            where ({reason}) is null""",
-        lineage,
-    )
-    _run(
-        con,
-        f"""insert into {REJECTS_TABLE}
-            select ?, ?, {line_sql}, {reason}, {_row_text_sql()}, now()
-            from {staged} {line_join}
-            where ({reason}) is not null""",
-        lineage,
-    )
-    # Counts from the staged rows, not raw.events (whose scan would grow with history).
-    loaded, dates, invalid = _run(
-        con,
-        f"""select count(*) filter (where ({reason}) is null),
-                   list(distinct cast(event_time as date) order by 1)
-                       filter (where ({reason}) is null),
-                   count(*) filter (where ({reason}) is not null)
-            from {staged}""",
-    )[0]
-    rejected = invalid + unparsed
-    dates = [d for d in (dates or []) if d is not None]
-    _run(
-        con,
-        f"""insert or replace into {MANIFEST_TABLE}
-            values (?, ?, 'loaded', null, ?, ?, ?, ?, ?, ?, ?, now(), now())""",
-        [
-            obj.key,
-            obj.version,
-            obj.version,
-            obj.size,
-            loaded,
-            rejected,
-            min(dates) if dates else None,
-            max(dates) if dates else None,
-            dates,
-        ],
-    )
-    if before_commit:
-        before_commit()
-    _run(con, "commit")
+        with contextlib.suppress(*COUNT_ERRORS):
+            physical.result()  # never leave the counting thread behind
     return LoadResult(
         obj.key,
         obj.version,
@@ -287,23 +306,16 @@ def _write_in_transaction(
     )
 
 
-def _line_number_sql(staged: str, rejects: str, *, shifted: bool) -> tuple[str, str]:
-    """(line expression, join clause) for the staged rows.
+def _shift_sql(unreadable: list[tuple]) -> Callable[[str], str]:
+    """SQL adding, to a reader line number, the unreadable lines before it.
 
-    Parsed row k (rowid k-1) sits on line k+1 (after the header), shifted by the unparsed lines
-    before it: the i-th unparsed line (in line order) at line L displaces every parsed row whose
-    position is at least L - i - 1, and an as-of join finds how many were skipped before a row.
-    Without unparsed lines there is nothing to join."""
-    if not shifted:
-        return f"{staged}.rowid + 2", ""
-    join = f"""asof left join (
-            select first_rowid, max(skipped) as skipped from (
-                select line - row_number() over (order by line) - 1 as first_rowid,
-                       row_number() over (order by line) as skipped
-                from (select distinct line from {rejects})
-            ) group by first_rowid
-        ) shift on {staged}.rowid >= shift.first_rowid"""
-    return f"{staged}.rowid + 2 + coalesce(shift.skipped, 0)", join
+    The i-th unreadable line (1-based, in line order) at physical line L displaces every later
+    line by one: reader number n is shifted by the count of i with L_i - i + 1 <= n."""
+    thresholds = [line - i for i, (line, *_rest) in enumerate(unreadable)]
+    if not thresholds:
+        return lambda column: "0"
+    values = ", ".join(str(t) for t in thresholds)
+    return lambda column: f"list_count(list_filter([{values}], lambda t: t <= {column}))"
 
 
 def _rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
@@ -317,9 +329,9 @@ def _record_failure(con: duckdb.DuckDBPyConnection, obj: ObjectInfo, message: st
     _run(
         con,
         f"""insert into {MANIFEST_TABLE}
-            values (?, ?, 'failed', ?, null, null, 0, 0, null, null, null, null, now())
+            values (?, ?, 'failed', ?, null, null, 0, 0, null, null, null, null, ?)
             on conflict (source_file) do update set
                 source_version = excluded.source_version, status = 'failed',
                 error = excluded.error, attempted_at = excluded.attempted_at""",
-        [obj.key, obj.version, message],
+        [obj.key, obj.version, message, utc_now()],
     )

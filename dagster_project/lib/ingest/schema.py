@@ -37,6 +37,7 @@ RAW_SCHEMA = "raw"
 EVENTS_TABLE = f"{RAW_SCHEMA}.events"
 REJECTS_TABLE = f"{RAW_SCHEMA}.load_rejects"
 MANIFEST_TABLE = f"{RAW_SCHEMA}.load_manifest"
+PENDING_TABLE = f"{RAW_SCHEMA}.pending_days"
 
 DDL = f"""
 create schema if not exists {RAW_SCHEMA};
@@ -45,7 +46,7 @@ create table if not exists {EVENTS_TABLE} (
     source_file varchar not null,
     source_version varchar not null,
     source_line bigint not null,
-    loaded_at timestamp not null
+    loaded_at timestamp not null        -- UTC
 );
 create table if not exists {REJECTS_TABLE} (
     source_file varchar not null,
@@ -69,5 +70,13 @@ create table if not exists {MANIFEST_TABLE} (
     event_dates date[],                 -- every day the loaded version touched
     loaded_at timestamp,
     attempted_at timestamp not null
+);
+-- Days whose raw rows changed and whose models have not been rebuilt since: written in the
+-- load's transaction, cleared by the build (so a crash between the two loses nothing).
+create table if not exists {PENDING_TABLE} (
+    day date not null,
+    source_file varchar not null,
+    source_version varchar not null,
+    recorded_at timestamp not null      -- UTC, like every timestamp in raw
 );
 """

@@ -1,23 +1,81 @@
 {{
     config(
-        event_time='activity_time',
+        materialized='incremental',
+        incremental_strategy=estore_keyed_strategy(),
+        unique_key='session_product_id',
         partition_by=estore_partition_by('activity_time'),
-        cluster_by=estore_cluster_by(['product_id', 'user_id']),
+        cluster_by=estore_cluster_by(['user_id', 'product_id']),
+        post_hook=[estore_drop_tombstones()],
     )
 }}
 {#-
-    One row per (session, product), attributed to the session's start day; events without a
-    user_session form one row per (user, product, event day). The batch for day D reads the
-    events of D-span .. D+span (span = var estore_session_span_days, default 1):
-      * a session whose first event is before D belongs to an earlier day (not this batch);
-      * a session starting on D keeps its events up to the end of day D+span (sessions are
-        assumed to last less than ~24 h; later events of the same pair still count in every
-        event-level metric, and a pair seen again after more than `span` days starts a new row).
-    So day D depends on fct_events days D-span .. D+span (Dagster partition mapping).
--#}
-{%- set span = var('estore_session_span_days', 1) | int -%}
+    One row per (session, product) over ALL the session's events, however far apart, dated by
+    the session's start (its first event); events without a user_session form one row per
+    (user, product, event day).
 
-with events as (
+    Incremental without a look-around (the session lifecycle approach of Snowplow's packages):
+    a run for the window [start, end) rebuilds every session that has an event in the window
+    now (fct_events) or had one before (this table's first/last event times meet the window),
+    reading ALL events of those sessions, wherever they are; session-less rows are rebuilt for
+    the window's days. Rows of rebuilt keys that no longer exist are emitted as tombstones
+    (events = 0) and deleted by the post-hook. Each run derives what to rebuild from its own
+    previous state, so a failed run retried with the same window is still exact.
+-#}
+{%- set incremental = estore_is_incremental() -%}
+{%- set windowed = estore_window() is not none -%}
+
+with touched_sessions as (
+
+    -- sessions with an event in the window now
+    select user_id, user_session
+    from {{ ref('fct_events') }}
+    where user_session is not null
+        and {{ estore_in_window('event_time') }}
+
+    {%- if incremental %}
+
+    union all
+
+    -- ...or before this run (the window's old events are gone from fct_events by now)
+    select user_id, user_session
+    from {{ this }}
+    where user_session is not null
+        and {{ estore_overlaps_window('first_event_time', 'last_event_time') }}
+    {%- endif %}
+
+),
+
+window_sessions as (
+
+    select distinct user_id, user_session from touched_sessions
+
+),
+
+events as (
+
+    -- every event of the sessions being rebuilt, and the window's session-less events
+    select
+        fct_events.event_id,
+        fct_events.event_time,
+        fct_events.event_date,
+        fct_events.event_type,
+        fct_events.product_id,
+        fct_events.category_id,
+        fct_events.category_code,
+        fct_events.brand,
+        fct_events.price,
+        fct_events.user_id,
+        fct_events.user_session
+    from {{ ref('fct_events') }} as fct_events
+    {%- if windowed %}
+    inner join window_sessions
+        on fct_events.user_id = window_sessions.user_id
+        and fct_events.user_session = window_sessions.user_session
+    {%- else %}
+    where fct_events.user_session is not null
+    {%- endif %}
+
+    union all
 
     select
         event_id,
@@ -31,8 +89,9 @@ with events as (
         price,
         user_id,
         user_session
-    from {{ ref('fct_events').render() }}
-    where {{ estore_batch_filter('event_time', days_before=span, days_after=span) }}
+    from {{ ref('fct_events') }}
+    where user_session is null
+        and {{ estore_in_window('event_time') }}
 
 ),
 
@@ -57,7 +116,6 @@ session_events as (
     inner join session_starts
         on events.user_id = session_starts.user_id
         and events.user_session = session_starts.user_session
-    where {{ estore_batch_filter('session_starts.session_start_time') }}
 
 ),
 
@@ -70,7 +128,6 @@ sessionless_events as (
         ) as activity_time
     from events
     where user_session is null
-        and {{ estore_batch_filter('event_time') }}
 
 ),
 
@@ -84,12 +141,21 @@ all_events as (
 
 ranked as (
 
+    -- latest event of the group; and the latest one that HAS a brand / a category code
     select
         all_events.*,
         row_number() over (
             partition by user_id, user_session, product_id, activity_time
             order by event_time desc, event_id desc
-        ) as recency_rank
+        ) as recency_rank,
+        row_number() over (
+            partition by user_id, user_session, product_id, activity_time
+            order by {{ estore_flag('brand is null') }}, event_time desc, event_id desc
+        ) as brand_rank,
+        row_number() over (
+            partition by user_id, user_session, product_id, activity_time
+            order by {{ estore_flag('category_code is null') }}, event_time desc, event_id desc
+        ) as category_rank
     from all_events
 
 ),
@@ -101,12 +167,17 @@ latest as (
         user_session,
         product_id,
         activity_time,
-        price as last_price,
-        brand as last_brand,
-        category_id as last_category_id,
-        category_code as last_category_code
+        max(case when recency_rank = 1 then price end) as last_price,
+        max(case when recency_rank = 1 then category_id end) as last_category_id,
+        max(case when brand_rank = 1 then brand end) as last_brand,
+        max(case when brand_rank = 1 and brand is not null then event_time end)
+            as last_brand_time,
+        max(case when category_rank = 1 then category_code end) as last_category_code,
+        max(case when category_rank = 1 and category_code is not null then event_time end)
+            as last_category_code_time
     from ranked
-    where recency_rank = 1
+    where recency_rank = 1 or brand_rank = 1 or category_rank = 1
+    group by user_id, user_session, product_id, activity_time
 
 ),
 
@@ -132,12 +203,18 @@ aggregated as (
 
 ),
 
-final as (
+rebuilt as (
 
     select
-        {{ estore_hash(['aggregated.user_id', 'aggregated.user_session',
-                        'aggregated.product_id', 'cast(aggregated.activity_time as date)']) }}
-            as session_product_id,
+        -- a session row's key has no date (its start may move); a session-less row's has its day
+        case
+            when aggregated.user_session is not null
+                then {{ estore_hash(['aggregated.user_id', 'aggregated.user_session',
+                                     'aggregated.product_id']) }}
+            else {{ estore_hash(['aggregated.user_id', 'aggregated.user_session',
+                                 'aggregated.product_id',
+                                 'cast(aggregated.activity_time as date)']) }}
+        end as session_product_id,
         aggregated.activity_time,
         cast(aggregated.activity_time as date) as activity_date,
         aggregated.user_id,
@@ -158,8 +235,10 @@ final as (
         {{ estore_money('aggregated.purchase_revenue') }} as purchase_revenue,
         latest.last_price,
         latest.last_brand,
+        latest.last_brand_time,
         latest.last_category_id,
-        latest.last_category_code
+        latest.last_category_code,
+        latest.last_category_code_time
     from aggregated
     inner join latest
         on aggregated.user_id = latest.user_id
@@ -172,4 +251,54 @@ final as (
 
 )
 
-select * from final
+{%- if incremental %},
+
+tombstones as (
+
+    -- rows of rebuilt sessions (or window days) that no longer exist: deleted by the post-hook
+    select previous.*
+    from {{ this }} as previous
+    where (
+            previous.user_session is not null
+            and exists (
+                select 1 from window_sessions
+                where window_sessions.user_id = previous.user_id
+                    and window_sessions.user_session = previous.user_session
+            )
+        )
+        or (previous.user_session is null and {{ estore_in_window('previous.activity_time') }})
+
+)
+{%- endif %}
+
+select * from rebuilt
+{%- if incremental %}
+
+union all
+
+select
+    session_product_id,
+    activity_time,
+    activity_date,
+    user_id,
+    user_session,
+    session_id,
+    product_id,
+    first_event_time,
+    last_event_time,
+    last_view_time,
+    cast(0 as {{ dbt.type_bigint() }}) as events,
+    views,
+    carts,
+    remove_from_carts,
+    purchases,
+    purchase_revenue,
+    last_price,
+    last_brand,
+    last_brand_time,
+    last_category_id,
+    last_category_code,
+    last_category_code_time
+from tombstones
+where session_product_id not in (select session_product_id from rebuilt)
+{%- endif %}

@@ -1,8 +1,8 @@
--- One row per user with any clean event. Aggregates users-by-day (fct_user_daily); the exact
+-- One row per user with any clean event. Aggregates users-by-day (int_user_daily); the exact
 -- distinct product counts across days come from the (user, session, product) fact.
 with user_days as (
 
-    select * from {{ ref('fct_user_daily') }}
+    select * from {{ ref('int_user_daily') }}
 
 ),
 

@@ -1,15 +1,16 @@
 -- Churn by cohort (month of a buyer's first order), metrics.md "Churn by cohort":
---   eligible  = first order at least 90 days before as_of (as_of - first_order_date >= 90);
+--   eligible  = the whole 90-day window after the first order lies inside the data:
+--               first_order_date + 90 <= last_event_date (= as_of - 1);
 --   retained  = another order day d with first_order_date < d <= first_order_date + 90
 --               (a second order on the first day itself does not retain);
 --   churn_rate = churned / eligible.
 -- One row per cohort with eligible buyers, plus one 'overall' row that always exists and carries
--- the status: 'insufficient_history' (fewer than 90 days of data: nobody can be eligible, no
--- cohort rows, churn_rate null), 'no_eligible_buyers', or 'ok'.
+-- the status: 'insufficient_history' (the data spans less than 90 days after its first day, so
+-- nobody can be eligible: no cohort rows, churn_rate null), 'no_eligible_buyers', or 'ok'.
 with order_days as (
 
     select user_id, activity_date as order_date
-    from {{ ref('fct_user_daily') }}
+    from {{ ref('int_user_daily') }}
     where orders > 0
 
 ),
@@ -37,8 +38,8 @@ buyers as (
         first_orders.first_order_date,
         {{ estore_month_start('first_orders.first_order_date') }} as cohort_month,
         max(
-            {{ estore_flag(estore_days_between('first_orders.first_order_date',
-                                               'as_of.as_of_date') ~ ' >= 90') }}
+            {{ estore_flag(estore_add_days('first_orders.first_order_date', 90)
+                           ~ ' <= as_of.last_event_date') }}
         ) as is_eligible,
         max(
             case
@@ -118,12 +119,15 @@ final as (
         {{ estore_safe_divide('unioned.eligible_buyers - unioned.retained_buyers',
                               'unioned.eligible_buyers') }} as churn_rate,
         case
-            when coalesce(as_of.days_of_history, 0) < 90 then 'insufficient_history'
+            when as_of.last_event_date is null
+                or {{ estore_days_between('as_of.first_event_date', 'as_of.last_event_date') }}
+                    < 90
+                then 'insufficient_history'
             when unioned.eligible_buyers = 0 then 'no_eligible_buyers'
             else 'ok'
         end as status,
         as_of.as_of_date,
-        {{ estore_add_days('as_of.as_of_date', -90) }} as eligibility_cutoff_date,
+        {{ estore_add_days('as_of.last_event_date', -90) }} as eligibility_cutoff_date,
         cast(as_of.days_of_history as {{ dbt.type_bigint() }}) as days_of_history
     from unioned
     cross join as_of

@@ -2,7 +2,7 @@
 -- Rates follow metrics.md: view->cart = sessions with view and cart / sessions with view, etc.
 with user_days as (
 
-    select * from {{ ref('fct_user_daily') }}
+    select * from {{ ref('int_user_daily') }}
 
 ),
 

@@ -2,7 +2,7 @@
 -- deepest stage, and the overall rates of metrics.md.
 with user_days as (
 
-    select * from {{ ref('fct_user_daily') }}
+    select * from {{ ref('int_user_daily') }}
 
 ),
 

@@ -3,9 +3,11 @@
 --   'buyers': cohort = week of the buyer's first order; active = any order in the week.
 -- One row per cohort and week offset 0..N, up to the last week with data (weeks with no event
 -- at all are included with 0 active); retention_rate = active_members / cohort_size.
+-- is_incomplete_week marks the last week when the data ends before its Sunday (its rates are
+-- not comparable with full weeks).
 with user_days as (
 
-    select user_id, activity_date, orders from {{ ref('fct_user_daily') }}
+    select user_id, activity_date, orders from {{ ref('int_user_daily') }}
 
 ),
 
@@ -34,6 +36,12 @@ bounds as (
         min(activity_week) as first_week,
         max(activity_week) as last_week
     from activity_weeks
+
+),
+
+data_end as (
+
+    select max(activity_date) as last_event_date from user_days
 
 ),
 
@@ -128,8 +136,11 @@ final as (
         cast(grid.cohort_size as {{ dbt.type_bigint() }}) as cohort_size,
         cast(coalesce(active.active_members, 0) as {{ dbt.type_bigint() }}) as active_members,
         {{ estore_safe_divide('coalesce(active.active_members, 0)', 'grid.cohort_size') }}
-            as retention_rate
+            as retention_rate,
+        {{ estore_add_days('grid.activity_week', 6) }} > data_end.last_event_date
+            as is_incomplete_week
     from grid
+    cross join data_end
     left join active
         on grid.cohort_type = active.cohort_type
         and grid.cohort_week = active.cohort_week

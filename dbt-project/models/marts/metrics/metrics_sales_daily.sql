@@ -4,7 +4,7 @@
 -- when the comparison day has no data at all the comparison columns are null.
 with user_days as (
 
-    select * from {{ ref('fct_user_daily') }}
+    select * from {{ ref('int_user_daily') }}
 
 ),
 

@@ -1,7 +1,7 @@
 -- One row per product: event counts, unique viewers/buyers, order revenue, and the
--- view->purchase rate = sessions with a purchase of the product / sessions with a view of it
--- (session-less events count as views/purchases but not as sessions), with the product's
--- current attributes from dim_products.
+-- view->purchase rate = sessions with a view AND a purchase of the product / sessions with a
+-- view of it (always 0..1; session-less events count as views/purchases but not as sessions),
+-- with the product's current attributes from dim_products.
 with session_products as (
 
     select * from {{ ref('fct_session_products') }}
@@ -32,6 +32,8 @@ metrics as (
         count(distinct case when purchases > 0 then user_id end) as unique_buyers,
         sum({{ estore_flag('views > 0 and session_id is not null') }}) as view_sessions,
         sum({{ estore_flag('purchases > 0 and session_id is not null') }}) as purchase_sessions,
+        sum({{ estore_flag('views > 0 and purchases > 0 and session_id is not null') }})
+            as view_and_purchase_sessions,
         sum(case when session_id is not null then purchase_revenue else 0 end) as revenue
     from session_products
     group by product_id
@@ -58,7 +60,9 @@ final as (
         cast(metrics.unique_buyers as {{ dbt.type_bigint() }}) as unique_buyers,
         cast(metrics.view_sessions as {{ dbt.type_bigint() }}) as view_sessions,
         cast(metrics.purchase_sessions as {{ dbt.type_bigint() }}) as purchase_sessions,
-        {{ estore_safe_divide('metrics.purchase_sessions', 'metrics.view_sessions') }}
+        cast(metrics.view_and_purchase_sessions as {{ dbt.type_bigint() }})
+            as view_and_purchase_sessions,
+        {{ estore_safe_divide('metrics.view_and_purchase_sessions', 'metrics.view_sessions') }}
             as view_to_purchase_rate,
         {{ estore_money('metrics.revenue') }} as revenue,
         products.first_seen_date,

@@ -1,0 +1,93 @@
+"""Helpers to run the real `estore` command in a subprocess and kill it at a chosen moment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster._core.instance.ref import InstanceRef
+
+ESTORE = str(Path(sys.executable).with_name("estore"))
+MART_TABLES = ("metrics_sales_daily", "metrics_funnel", "dim_users", "mart_product_performance")
+
+
+def estore_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ESTORE_", "DAGSTER_"))}
+    env.update(
+        ESTORE_DATA_DIR=str(data_dir),
+        DAGSTER_HOME=str(data_dir / "dagster_home"),
+        ESTORE_SETTLE_SECONDS="0",
+    )
+    return env
+
+
+def start(data_dir: Path, *args: str) -> subprocess.Popen:
+    """`estore <args>` in its own session (so a kill reaches it and its dbt children alike)."""
+    return subprocess.Popen(
+        [ESTORE, *args],
+        env=estore_env(data_dir),
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def instance_of(data_dir: Path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(data_dir / "dagster_home")))
+
+
+def wait_for_run(data_dir: Path, job_name: str, process: subprocess.Popen, after: float = 0.0):
+    """Block until a run of `job_name` is in progress (then wait `after` seconds); False if the
+    process ended first."""
+    while process.poll() is None:
+        if (data_dir / "dagster_home" / "history").exists():
+            instance = instance_of(data_dir)
+            started = instance.get_run_records(
+                filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED])
+            )
+            instance.dispose()
+            if started:
+                time.sleep(after)
+                return process.poll() is None
+        time.sleep(0.1)
+    return False
+
+
+def kill_during(data_dir: Path, job_name: str, after: float = 0.0) -> bool:
+    """Start `estore run`, SIGKILL it (and its children: a reboot, an OOM kill of the session)
+    while a run of `job_name` is in progress. True if it was killed there."""
+    process = start(data_dir, "run")
+    caught = wait_for_run(data_dir, job_name, process, after)
+    if caught:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    process.stdout.close()
+    return caught
+
+
+def run_to_end(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ESTORE, "run", *args], env=estore_env(data_dir), capture_output=True, text=True
+    )
+
+
+def table(data_dir: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def marts(data_dir: Path) -> dict[str, list[tuple]]:
+    return {
+        name: table(data_dir, f"select * from analytics.{name} order by all")
+        for name in MART_TABLES
+    }
