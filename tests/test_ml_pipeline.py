@@ -174,14 +174,14 @@ def test_features_ignore_events_on_or_after_as_of(runner, bucket, warehouse, tmp
 
 def test_labels_are_orders_in_the_horizon(warehouse):
     """purchased = an order in [as_of, as_of + 7); churned = a buyer with no order in
-    [as_of, as_of + 14) (the test's churn horizon), checked against the sessions with an order
-    (an order belongs to its session's start day)."""
+    [as_of, as_of + 14) (the test's churn horizon), checked against the raw purchase events
+    (an order is dated by its purchase event)."""
     with duckdb.connect(str(warehouse)) as con:
         wrong = con.execute(
             """
             with orders as (
-                select distinct user_id, session_date as day
-                from analytics.fct_sessions where is_order
+                select distinct user_id, cast(event_time as date) as day
+                from raw.events where event_type = 'purchase' and user_session is not null
             ),
             expected as (
                 select l.as_of_date, l.user_id, l.purchased, l.churned, l.is_buyer,

@@ -1,6 +1,6 @@
 {{ config(materialized='table', tags=['ml']) }}
 -- Point-in-time features: one row per (as_of_date, user) for users with any activity in the 90
--- days before as_of_date. Every input is filtered on a date strictly before as_of_date, so events
+-- days before as_of_date (ml_user_days: by event day). Every input is filtered on a date strictly before as_of_date, so events
 -- on or after as_of_date can change no feature (tests/test_ml_features.py proves it).
 with as_of_dates as (
 
@@ -10,7 +10,7 @@ with as_of_dates as (
 
 user_days as (
 
-    select * from {{ ref('fct_user_daily') }}
+    select * from {{ ref('ml_user_days') }}
 
 ),
 
@@ -49,9 +49,9 @@ lifetime as (
         sum(user_days.revenue) as revenue_total,
         sum(user_days.items_purchased) as items_total,
         count(*) as active_days_total,
-        sum(user_days.sessions_started) as sessions_total,
-        sum(user_days.sessions_with_cart) as cart_sessions_total,
-        sum(user_days.sessions_with_cart_and_purchase) as cart_purchase_sessions_total
+        sum(user_days.sessions) as sessions_total,
+        sum(user_days.cart_sessions) as cart_sessions_total,
+        sum(user_days.cart_purchase_sessions) as cart_purchase_sessions_total
     from as_of_dates
     inner join user_days
         on user_days.activity_date < as_of_dates.as_of_date
@@ -65,12 +65,12 @@ windows as (
         as_of_date,
         user_id,
         {%- for days in [7, 14, 30, 90] %}
-        {%- for column in ['sessions_started', 'views', 'carts', 'orders'] %}
+        {%- for column in ['sessions', 'views', 'carts', 'orders'] %}
         sum(case when age_days <= {{ days }} then {{ column }} else 0 end)
-            as {{ column | replace('sessions_started', 'sessions') }}_{{ days }}d,
+            as {{ column }}_{{ days }}d,
         {%- endfor %}
         {%- endfor %}
-        sum(case when age_days > 7 and age_days <= 14 then sessions_started else 0 end)
+        sum(case when age_days > 7 and age_days <= 14 then sessions else 0 end)
             as sessions_prev_7d,
         sum(case when age_days <= 30 then revenue else 0 end) as revenue_30d
     from history

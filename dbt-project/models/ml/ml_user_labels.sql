@@ -17,7 +17,7 @@ as_of_dates as (
 
 user_days as (
 
-    select user_id, activity_date, orders from {{ ref('fct_user_daily') }} where orders > 0
+    select user_id, activity_date, orders from {{ ref('ml_user_days') }} where orders > 0
 
 ),
 
