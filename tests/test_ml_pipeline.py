@@ -199,7 +199,7 @@ def test_labels_are_orders_in_the_horizon(warehouse):
                    count(*) filter (where purchased = 1)
             from expected
             """
-        ).fetchone()
+        ).fetchall()[0]
     assert wrong[:3] == (0, 0, 0)
     assert wrong[3] > 0  # there are positives to get wrong
 
@@ -250,11 +250,13 @@ def test_scores_and_retention_targets_are_written(warehouse, trained):
     config = MLConfig()
     with duckdb.connect(str(warehouse)) as con:
         scoring.score_all(con, data_dir, config)
-        latest = con.execute("select max(as_of_date) from analytics.ml_as_of_dates").fetchone()[0]
+        latest = con.execute("select max(as_of_date) from analytics.ml_as_of_dates").fetchall()[0][
+            0
+        ]
         n_users, n_buyers = con.execute(
             "select count(*), count(*) filter (where is_buyer) from analytics.ml_user_features"
             " where as_of_date = ?", [latest]
-        ).fetchone()  # fmt: skip
+        ).fetchall()[0]  # fmt: skip
         purchase = con.sql("select * from analytics.ml_purchase_scores").df()
         churn = con.sql("select * from analytics.ml_churn_scores").df()
         targets = con.sql("select * from analytics.ml_retention_targets").df()

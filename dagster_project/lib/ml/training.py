@@ -89,7 +89,7 @@ def ground_truth_scores(
     ).df()
     first, last_day = con.execute(
         "select min(activity_date), max(activity_date) from analytics.fct_user_daily"
-    ).fetchone()
+    ).fetchall()[0]
     start, days = oracle.window_bounds(first, last_day)
     rows = frame[["user_id"]].merge(truth, on="user_id", how="left").merge(last, on="user_id")
     if rows["visit_rate"].isna().any():
