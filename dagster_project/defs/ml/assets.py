@@ -1,0 +1,143 @@
+"""The purchase and churn models (train + evaluate + promote) and the warehouse scores."""
+
+import base64
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from dagster_project.defs.dbt.assets import dbt_marts
+from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
+from dagster_project.defs.ingest.resources import Warehouse
+from dagster_project.defs.ml.resources import MLSettings
+from dagster_project.lib.automation import upstream_or_code_changed
+from dagster_project.lib.ml import card, plots, scoring
+from dagster_project.lib.ml.config import CHURN, PURCHASE, Task
+from dagster_project.lib.ml.training import TrainingResult, train_task
+
+FEATURES_KEY = get_asset_key_for_model([dbt_marts], "ml_user_features")
+LABELS_KEY = get_asset_key_for_model([dbt_marts], "ml_user_labels")
+GROUP = "ml"
+
+# Retrain weekly (Monday 03:00 UTC), when the feature/label models' code changes, or when there
+# is no model yet; never while the inputs are being rebuilt.
+retrain = (
+    (
+        dg.AutomationCondition.on_cron("0 3 * * 1", "UTC")
+        | dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.code_version_changed()
+        ).since_last_handled()
+        | (
+            dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
+        ).since_last_handled()
+    )
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("weekly_or_features_changed")
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"![{path.stem}](data:image/png;base64,{data})"
+
+
+def _metadata(result: TrainingResult, config) -> dict:
+    meta = (result.artifact_dir / "metadata.json").read_text()
+    import json
+
+    md = json.loads(meta)
+    card_text = card.model_card(md, config)
+    (result.artifact_dir / "model_card.md").write_text(card_text)
+    paths = plots.write_plots(result, result.artifact_dir)
+    out: dict = {
+        "version": result.version,
+        "promoted": result.decision.promote,
+        "decision": result.decision.reason,
+        "current_version": result.current_version or "none",
+        "train_as_of_dates": ", ".join(d.isoformat() for d in result.split.train_dates),
+        "eval_as_of_date": result.split.eval_date.isoformat(),
+        "artifact_dir": dg.MetadataValue.path(str(result.artifact_dir)),
+        "metrics": dg.MetadataValue.md(card.metrics_table(result.metrics)),
+        "model_card": dg.MetadataValue.md(card_text),
+        "plots": dg.MetadataValue.md("\n\n".join(_image(p) for p in paths.values())),
+        "training_seconds": result.seconds,
+    }
+    for name, m in result.metrics.items():
+        out[f"{name}_roc_auc"] = dg.MetadataValue.float(m["roc_auc"])
+    if "oracle_fraction" in result.metrics["model"]:
+        out["oracle_fraction"] = dg.MetadataValue.float(result.metrics["model"]["oracle_fraction"])
+    return out
+
+
+def _train(context: dg.AssetExecutionContext, task: Task, warehouse: Warehouse, ml: MLSettings):
+    config = ml.config()
+    with warehouse.connect() as con:
+        result = train_task(con, task, Path(ml.data_dir), config, truth=ml.ground_truth())
+    context.log.info(f"{task.model_name} {result.version}: {result.decision.reason}")
+    return dg.MaterializeResult(metadata=_metadata(result, config))
+
+
+@dg.asset(
+    name="purchase_model", group_name=GROUP, deps=[FEATURES_KEY, LABELS_KEY],
+    automation_condition=retrain, pool=WAREHOUSE_POOL,
+    description="P(order in the next 7 days): trained, evaluated on a later as_of against the"
+    " baselines and the oracle, promoted only if it beats them and the current model.",
+)  # fmt: skip
+def purchase_model(context: dg.AssetExecutionContext, warehouse: Warehouse, ml: MLSettings):
+    return _train(context, PURCHASE, warehouse, ml)
+
+
+@dg.asset(
+    name="churn_model", group_name=GROUP, deps=[FEATURES_KEY, LABELS_KEY],
+    automation_condition=retrain, pool=WAREHOUSE_POOL,
+    description="P(a buyer places no order in the next 30 days), same protocol as purchase_model.",
+)  # fmt: skip
+def churn_model(context: dg.AssetExecutionContext, warehouse: Warehouse, ml: MLSettings):
+    return _train(context, CHURN, warehouse, ml)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("ml_purchase_scores", group_name=GROUP, deps=[FEATURES_KEY, "purchase_model"],
+                     automation_condition=upstream_or_code_changed),
+        dg.AssetSpec("ml_churn_scores", group_name=GROUP, deps=[FEATURES_KEY, "churn_model"],
+                     automation_condition=upstream_or_code_changed),
+        dg.AssetSpec("ml_retention_targets", group_name=GROUP,
+                     deps=[FEATURES_KEY, "churn_model"],
+                     automation_condition=upstream_or_code_changed),
+    ],
+    pool=WAREHOUSE_POOL,
+    can_subset=False,
+)  # fmt: skip
+def ml_scores(warehouse: Warehouse, ml: MLSettings):
+    """Scores of the latest as_of with the promoted models (rebuilt after every marts update)."""
+    with warehouse.connect() as con:
+        out = scoring.score_all(con, Path(ml.data_dir), ml.config())
+    for name, key in (("purchase", "ml_purchase_scores"), ("churn", "ml_churn_scores")):
+        frame = out[name]
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "rows": len(frame),
+                "mean_probability": float(frame["probability"].mean()) if len(frame) else 0.0,
+                "model_version": frame["model_version"].iloc[0] if len(frame) else "none",
+            },
+        )
+    targets = out["targets"]
+    yield dg.MaterializeResult(
+        asset_key="ml_retention_targets",
+        metadata={
+            "rows": len(targets),
+            "total_expected_value": float(targets["expected_value"].sum()) if len(targets) else 0.0,
+            "preview": dg.MetadataValue.md(targets.head(10).to_markdown(index=False))
+            if len(targets)
+            else "no buyer worth contacting",
+        },
+    )
+
+
+ml_job = dg.define_asset_job(
+    "ml_job",
+    selection=dg.AssetSelection.assets(purchase_model, churn_model, ml_scores),
+    description="Train, evaluate and promote both models, then score (the runner routes ML here).",
+)

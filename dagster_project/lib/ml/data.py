@@ -1,0 +1,95 @@
+"""Reading the point-in-time feature and label tables (training reads only these)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .config import AS_OF_TABLE, FEATURES, FEATURES_TABLE, LABELS_TABLE, Task
+
+# Value used for "never happened" day counts (e.g. days since last order for a non-buyer), so
+# linear models see "long ago"; tree models would cope with NaN, linear ones do not.
+NEVER_DAYS = 365.0
+
+
+@dataclass(frozen=True)
+class Split:
+    """A time split: train on as_of dates whose label horizon ends on or before the evaluation
+    as_of; evaluate on the latest as_of whose labels are complete; score the latest as_of."""
+
+    train_dates: list[date]
+    eval_date: date
+    score_date: date
+    horizon_days: int
+
+
+def as_of_dates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.sql(f"select * from {AS_OF_TABLE} order by as_of_date").df()
+
+
+def time_split(dates: pd.DataFrame, task: Task) -> Split:
+    complete = dates[dates[task.complete_column].astype(bool)]
+    if complete.empty:
+        raise ValueError(f"no as_of date has complete {task.name} labels: load more days")
+    horizon = int(dates[task.horizon_column].iloc[0])
+    eval_date = pd.Timestamp(complete["as_of_date"].max()).date()
+    days = [pd.Timestamp(d).date() for d in complete["as_of_date"]]
+    train = sorted(d for d in days if d + timedelta(days=horizon) <= eval_date)
+    if not train:
+        raise ValueError(f"no training as_of date ends its {task.name} horizon before {eval_date}")
+    score_date = pd.Timestamp(dates["as_of_date"].max()).date()
+    return Split(train, eval_date, score_date, horizon)
+
+
+def load_rows(
+    con: duckdb.DuckDBPyConnection, task: Task, dates: list[date], with_labels: bool = True
+) -> pd.DataFrame:
+    """Feature rows (and the task's label) for the given as_of dates; buyers only for churn."""
+    literal = ", ".join(f"date '{d.isoformat()}'" for d in dates)
+    label = f", l.{task.label} as label" if with_labels else ""
+    join = f"inner join {LABELS_TABLE} l using (as_of_date, user_id)" if with_labels else ""
+    where = [f"f.as_of_date in ({literal})"]
+    if task.buyers_only:
+        where.append("f.is_buyer")
+    if with_labels:
+        where.append(f"l.{task.label} is not null")
+    sql = f"""
+        select f.as_of_date, f.user_id, {", ".join(f"f.{c}" for c in FEATURES)} {label}
+        from {FEATURES_TABLE} f {join}
+        where {" and ".join(where)}
+        order by f.as_of_date, f.user_id
+    """
+    frame = con.sql(sql).df()
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    return frame
+
+
+def matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Model input: features as float64, 'never happened' day counts filled, other nulls 0."""
+    x = frame[list(FEATURES)].astype("float64")
+    for column in ("days_since_last_order", "days_since_first_order", "days_between_orders"):
+        x[column] = x[column].fillna(NEVER_DAYS)
+    return x.fillna(0.0).to_numpy()
+
+
+def stratified_sample(frame: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
+    """At most `cap` rows, keeping each label's share (so rare positives are not lost)."""
+    if len(frame) <= cap:
+        return frame
+    share = cap / len(frame)
+    parts = [
+        group.sample(n=max(1, int(round(len(group) * share))), random_state=seed)
+        for _, group in frame.groupby("label", sort=True)
+    ]
+    return pd.concat(parts).sort_values(["as_of_date", "user_id"]).reset_index(drop=True)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """A short content hash of the training/evaluation rows (artifact provenance)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]

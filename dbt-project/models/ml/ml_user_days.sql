@@ -1,0 +1,49 @@
+{{ config(materialized='table', tags=['ml']) }}
+-- Per user and event day, what the ML features and labels count, all by EVENT day (an order
+-- is dated by its purchase events, not by its session's start), so a feature at as_of can be
+-- computed from days strictly before as_of: a session that starts before as_of and buys after
+-- it counts after it.
+with events as (
+
+    select user_id, user_session, event_date, event_type, price
+    from {{ ref('fct_events') }}
+
+),
+
+session_days as (
+
+    select
+        user_id,
+        user_session,
+        event_date,
+        max({{ estore_flag("event_type = 'cart'") }}) as has_cart,
+        max({{ estore_flag("event_type = 'purchase'") }}) as has_purchase,
+        sum({{ estore_flag("event_type = 'view'") }}) as views,
+        sum({{ estore_flag("event_type = 'cart'") }}) as carts,
+        sum({{ estore_flag("event_type = 'purchase'") }}) as items_purchased,
+        sum(case when event_type = 'purchase' and price > 0 then price else 0 end) as revenue
+    from events
+    where user_session is not null
+    group by user_id, user_session, event_date
+
+),
+
+final as (
+
+    select
+        user_id,
+        event_date as activity_date,
+        count(*) as sessions,
+        sum(views) as views,
+        sum(carts) as carts,
+        sum(has_purchase) as orders,
+        sum(items_purchased) as items_purchased,
+        cast(sum(revenue) as {{ estore_type_float() }}) as revenue,
+        sum(has_cart) as cart_sessions,
+        sum(has_cart * has_purchase) as cart_purchase_sessions
+    from session_days
+    group by user_id, event_date
+
+)
+
+select * from final

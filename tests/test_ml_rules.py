@@ -1,0 +1,145 @@
+"""Hand-computed cases for the ML rules: promotion, time split, sampling, metrics, drift, score
+sanity, and the oracle's closed form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dagster_project.defs.ml.checks import score_sanity_problems
+from dagster_project.lib.ml.config import CHURN, PURCHASE
+from dagster_project.lib.ml.data import stratified_sample, time_split
+from dagster_project.lib.ml.drift import psi
+from dagster_project.lib.ml.evaluation import evaluate, oracle_fraction, top_decile_lift
+from dagster_project.lib.ml.oracle import true_probabilities
+from dagster_project.lib.ml.promotion import decide_promotion
+
+BASELINES = {"heuristic": 0.70, "bgnbd": 0.72, "logistic": 0.78}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "current", "promote", "reason"),
+    [
+        (0.80, None, True, "no current model"),
+        (0.80, 0.79, True, "current 0.7900"),
+        (0.80, 0.80, False, "current model"),  # a tie keeps the current model
+        (0.80, 0.85, False, "current model"),
+        (0.75, None, False, "baseline logistic"),  # beats two baselines, not the third
+        (0.71, 0.60, False, "baseline bgnbd"),
+    ],
+)
+def test_promotion(candidate, current, promote, reason):
+    decision = decide_promotion(candidate, BASELINES, current)
+    assert decision.promote is promote
+    assert reason in decision.reason
+
+
+def test_promotion_margin():
+    assert not decide_promotion(0.785, BASELINES, None, min_gain=0.01).promote
+    assert decide_promotion(0.795, BASELINES, None, min_gain=0.01).promote
+
+
+def _dates(latest: dt.date, n: int, purchase_h: int, churn_h: int) -> pd.DataFrame:
+    days = [latest - dt.timedelta(days=7 * k) for k in range(n)]
+    return pd.DataFrame(
+        {
+            "as_of_date": days,
+            "purchase_horizon_days": purchase_h,
+            "churn_horizon_days": churn_h,
+            "purchase_label_complete": [d + dt.timedelta(days=purchase_h) <= latest for d in days],
+            "churn_label_complete": [d + dt.timedelta(days=churn_h) <= latest for d in days],
+        }
+    )
+
+
+def test_time_split_trains_only_on_horizons_that_end_before_the_holdout():
+    latest = dt.date(2020, 1, 8)
+    dates = _dates(latest, 11, 7, 30)
+    p = time_split(dates, PURCHASE)
+    assert p.eval_date == dt.date(2020, 1, 1) and p.score_date == latest
+    assert max(p.train_dates) == dt.date(2019, 12, 25) and len(p.train_dates) == 9
+    c = time_split(dates, CHURN)
+    assert c.eval_date == dt.date(2019, 12, 4)  # the latest with 30 complete days
+    assert c.train_dates == [dt.date(2019, 10, 30)]  # 30-day horizon ends by 12-04
+    with pytest.raises(ValueError, match="no training"):
+        time_split(_dates(latest, 8, 7, 30), CHURN)
+
+
+def test_stratified_sample_keeps_label_shares():
+    frame = pd.DataFrame({"as_of_date": 0, "user_id": range(1000), "label": [1] * 50 + [0] * 950})
+    sample = stratified_sample(frame, 100, seed=1)
+    assert len(sample) == 100 and sample["label"].sum() == 5
+    assert len(stratified_sample(frame, 5000, seed=1)) == 1000
+
+
+def test_metrics_by_hand():
+    y = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1] * 2)
+    p = np.array([0.1] * 8 + [0.9, 0.2] + [0.1] * 8 + [0.8, 0.3])
+    # 20 rows: the top 2 scores (0.9, 0.8) are both positive: lift = 1 / 0.2 = 5.
+    assert top_decile_lift(y, p) == pytest.approx(5.0)
+    m = evaluate(y, p, threshold=0.5)
+    assert m["precision_at_threshold"] == 1.0 and m["recall_at_threshold"] == 0.5
+    # positives (0.9, 0.2, 0.8, 0.3) vs 16 negatives at 0.1: every pair ranked right.
+    assert m["roc_auc"] == pytest.approx(1.0)
+    assert oracle_fraction(0.85, 0.9) == pytest.approx(0.875)
+
+
+def test_psi():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=20_000)
+    assert psi(a, rng.normal(size=20_000)) < 0.01
+    assert psi(a, rng.normal(1.0, 1.0, size=20_000)) > 0.2
+    assert psi(np.zeros(10), np.ones(10)) == 0.0  # a constant feature has no bins
+
+
+def test_score_sanity():
+    good = np.array([0.1, 0.5, 0.9])
+    assert score_sanity_problems(good, 3, 3) == []
+    assert "probability outside [0, 1]" in score_sanity_problems(np.array([0.1, 1.2]), 2, 2)
+    assert "constant scores" in score_sanity_problems(np.array([0.3, 0.3]), 2, 2)
+    assert "users scored more than once" in score_sanity_problems(good, 3, 2)
+    assert "no scores" in score_sanity_problems(np.empty(0), 0, 0)
+
+
+def test_oracle_closed_form_for_an_immortal_visitor():
+    """No churn, seen just before as_of: P(order in H days) = 1 - exp(-visit_rate x q x W),
+    W = the calendar intensity over the horizon (about H days), q = purchase_prob x conversion."""
+    truth = pd.DataFrame(
+        {
+            "visit_rate": [0.5, 2.0],
+            "churn_hazard": [1e-9, 1e-9],
+            "purchase_prob": [0.1, 0.1],
+            "category_affinity": [1.0, 1.0],
+            "favourite_category_code": ["appliances.kitchen.washer", "appliances.kitchen.washer"],
+        }
+    )
+    as_of = dt.date(2019, 10, 15)  # the spike day of a 100-day window from 10-01 is 11-17
+    last = pd.Series([pd.Timestamp("2019-10-14 23:59:59")] * 2)
+    p = true_probabilities(truth, last, as_of, 7, dt.date(2019, 10, 1), 100)
+    from dagster_project.generator.params import ModelParams
+    from dagster_project.generator.timeline import build_timeline, epoch_seconds
+
+    timeline = build_timeline(dt.date(2019, 10, 1), 100, ModelParams())
+    w = float(timeline.warp(epoch_seconds(as_of) + 7 * 86400) - timeline.warp(epoch_seconds(as_of)))
+    for rate, prob in zip([0.5, 2.0], p, strict=True):
+        assert prob == pytest.approx(1 - math.exp(-rate * 0.1 * 1.0 * w), rel=1e-3)
+
+
+def test_oracle_a_long_silence_means_probably_gone():
+    """Same traits, but silent for 30 days: P(alive) falls, so does P(order)."""
+    truth = pd.DataFrame(
+        {
+            "visit_rate": [1.0, 1.0],
+            "churn_hazard": [0.05, 0.05],
+            "purchase_prob": [0.2, 0.2],
+            "category_affinity": [1.0, 1.0],
+            "favourite_category_code": [None, None],
+        }
+    )
+    last = pd.Series([pd.Timestamp("2019-11-14 12:00"), pd.Timestamp("2019-10-16 12:00")])
+    p = true_probabilities(truth, last, dt.date(2019, 11, 15), 7, dt.date(2019, 10, 1), 100)
+    assert p[1] < 0.01 < p[0]
