@@ -65,12 +65,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         )
     else:
         run_generate(args, settings, console)
+    from dagster_project.lib.dashboards.marts import dashboard_paths
+    from dagster_project.lib.ml.summary import summarize_models
+
     ok = run_pipeline(settings, console) is True
+    models = summarize_models(settings)
+    if models is not None:
+        console.print(models)
+    dashboards = "".join(
+        f"  {name:<10}: {path}{'' if path.exists() else '  (not built)'}\n"
+        for name, path in dashboard_paths(settings).items()
+    )
     console.print(
         "\n[bold]Where to look[/bold]\n"
         f"  warehouse : {settings.duckdb_path}\n"
         f"              {inspect_command(settings)}\n"
         f"  bucket    : {settings.bucket}/{settings.landing_prefix}\n"
+        f"{dashboards}"
         "  Dagster UI: make dev, then http://127.0.0.1:3000\n"
     )
     if not ok:

@@ -28,6 +28,7 @@ from dagster_shared.serdes import deserialize_value, serialize_value
 
 from dagster_project.cli.instance import Recovery, recover_dead_runs
 from dagster_project.defs.automation.sensor import automation_sensor
+from dagster_project.defs.dashboards.assets import dashboards_job
 from dagster_project.defs.dbt.assets import (
     daily_models_job,
     marts_job,
@@ -36,8 +37,12 @@ from dagster_project.defs.dbt.assets import (
 )
 from dagster_project.defs.ingest.assets import ingest_file_job
 from dagster_project.defs.ingest.sensor import OBJECT_TAG, base_run_key, landing_sensor
+from dagster_project.defs.ml.assets import ml_job
 from dagster_project.lib.ingest.bucket import LocalBucket
 from dagster_project.lib.ingest.plan import ListingCursor
+
+# Jobs of the unpartitioned assets, in the order their assets depend on each other.
+WHOLE_TABLE_JOBS = (marts_job, ml_job, dashboards_job)
 
 AUTOMATION_CURSOR_FILE = "estore_automation_cursor.json"
 IN_PROCESS_TAG = "estore/in_process"
@@ -196,7 +201,6 @@ class PipelineRunner:
     def build_downstream(self, max_rounds: int = 5) -> None:
         daily_job = self.defs.resolve_job_def(daily_models_job.name)
         daily_keys = set(daily_job.asset_layer.executable_asset_keys)
-        marts = self.defs.resolve_job_def(marts_job.name)
         for _ in range(max_rounds):
             requested, cursor = self.evaluate_automation()
             if not requested:
@@ -217,18 +221,28 @@ class PipelineRunner:
                         },
                     )
                     self.report.day_ranges.append((start, end))
-            mart_keys = [k for k in requested if k not in daily_keys]
-            if mart_keys:
+            whole_table = [k for k in requested if k not in daily_keys]
+            for job, keys in self._whole_table_runs(whole_table):
                 self._execute(
-                    marts,
-                    f"{len(mart_keys)} marts",
-                    asset_selection=mart_keys,
-                    tags=AUTOMATION_TAGS,
+                    job, f"{len(keys)} {job.name}", asset_selection=keys, tags=AUTOMATION_TAGS
                 )
                 self.report.mart_runs += 1
             if len(self.report.failed_runs) > failures:
                 return  # keep the old cursor: the next `estore run` requests these again
             self._save_cursor(cursor)
+
+    def _whole_table_runs(
+        self, keys: list[dg.AssetKey]
+    ) -> list[tuple[dg.JobDefinition, list[dg.AssetKey]]]:
+        """Requested unpartitioned assets, split by the job that holds them, in lineage order
+        (marts, then models and scores, then dashboards)."""
+        runs = []
+        for job_def in WHOLE_TABLE_JOBS:
+            job = self.defs.resolve_job_def(job_def.name)
+            mine = [k for k in keys if k in job.asset_layer.executable_asset_keys]
+            if mine:
+                runs.append((job, mine))
+        return runs
 
     def _daily_groups(
         self, requested: dict[dg.AssetKey, set[str]]
