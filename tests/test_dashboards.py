@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -118,3 +121,58 @@ def test_page_skips_missing_marts_and_draws_the_rest(tiny_warehouse: Path, tmp_p
     assert "Models not trained yet" in text
     assert not re.search(r"<script[^>]*\ssrc=", text)  # everything inlined: works offline
     assert text.count('<div class="chart"') == len(page.charts)
+
+
+def chromium() -> str:
+    """The Debian chromium binary, installed when missing and we are root; else skip."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
+    if not Path(path).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def run_chromium(page: Path, profile: Path, *args: str) -> str:
+    command = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
+        "--window-size=1280,2400",
+        *args,
+        page.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def render_status(dom: str) -> dict[str, str]:
+    """The page's own report: `<chart> plots=N marks=M` per chart and `errors=[...]`."""
+    match = re.search(r'<pre id="render-status">(.*?)</pre>', dom, re.S)
+    assert match, "the page has no render-status element"
+    lines = match.group(1).strip().splitlines()
+    status = dict(line.split(" ", 1) if " " in line else line.split("=", 1) for line in lines)
+    return status
+
+
+def test_every_chart_draws_in_headless_chromium(tiny_warehouse: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        page = render_page(con, tmp_path / "dashboard.html")
+    dom = run_chromium(page.path, tmp_path / "profile", "--dump-dom")
+    status = render_status(dom)
+    assert status.pop("errors") == "[]"
+    assert sorted(status) == sorted(page.charts)
+    for chart, counts in status.items():
+        plots, marks = (int(x.split("=")[1]) for x in counts.split())
+        assert plots >= 1 and marks >= 1, f"{chart} drew nothing: {counts}"
+
+    shot = tmp_path / "dashboard.png"
+    run_chromium(page.path, tmp_path / "profile", f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000  # a real picture, not a blank page
