@@ -176,3 +176,37 @@ def test_every_chart_draws_in_headless_chromium(tiny_warehouse: Path, tmp_path: 
     shot = tmp_path / "dashboard.png"
     run_chromium(page.path, tmp_path / "profile", f"--screenshot={shot}")
     assert shot.stat().st_size > 10_000  # a real picture, not a blank page
+
+
+def test_dashboard_assets_materialize_next_to_the_warehouse(
+    tiny_warehouse: Path, tmp_path: Path
+) -> None:
+    import dagster as dg
+
+    from dagster_project.defs.dashboards import assets
+    from dagster_project.defs.ingest.resources import Warehouse
+    from dagster_project.lib.automation import upstream_or_code_changed
+    from dagster_project.lib.dashboards.marts import dashboard_paths
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(tiny_warehouse, warehouse)
+    defs = [assets.tableau_extract, assets.web_dashboard, assets.findings_report]
+    for asset in defs:
+        spec = next(iter(asset.specs))
+        assert spec.group_name == "dashboards"
+        assert {dep.asset_key for dep in spec.deps} >= {dg.AssetKey(["metrics_sales_daily"])}
+        assert spec.automation_condition == upstream_or_code_changed
+        assert asset.op.pool == "warehouse"
+
+    result = dg.materialize(defs, resources={"warehouse": Warehouse(duckdb_path=str(warehouse))})
+    assert result.success
+    meta = {
+        e.materialization.asset_key.path[-1]: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    paths = dashboard_paths(type("S", (), {"data_dir": tmp_path})())
+    assert meta["tableau_extract"]["path"].value == str(paths["extract"])
+    assert meta["web_dashboard"]["path"].value == str(paths["page"])
+    assert meta["findings_report"]["path"].value == str(paths["findings"])
+    assert meta["tableau_extract"]["tables"].value == 3
+    assert all(p.exists() for p in paths.values())
