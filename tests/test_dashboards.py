@@ -210,3 +210,26 @@ def test_dashboard_assets_materialize_next_to_the_warehouse(
     assert meta["findings_report"]["path"].value == str(paths["findings"])
     assert meta["tableau_extract"]["tables"].value == 3
     assert all(p.exists() for p in paths.values())
+
+
+def test_models_section_draws_when_the_ml_tables_exist(
+    tiny_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(tiny_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            """create table analytics.ml_purchase_scores as
+               select range as user_id, (range / 10)::double as probability, 1 as score_rank
+               from range(10);
+               create table analytics.ml_retention_targets as
+               select range as user_id, 0.5::double as p_churn,
+                      (100 - range)::double as expected_future_value,
+                      (range * 2)::double as expected_value, range as target_rank
+               from range(30)"""
+        )
+        page = render_page(con, tmp_path / "dashboard.html")
+    assert page.charts[-2:] == ["model_scores", "retention_targets"]
+    text = page.path.read_text()
+    # Targets are ranked by expected value: 29 * 2 = 58 down to 10 * 2 = 20, 20 rows only.
+    assert "58.000" in text and "20.000" in text and "18.000" not in text

@@ -279,7 +279,7 @@ def _score_column(con, table: str) -> str | None:
               and data_type in ('DOUBLE', 'FLOAT', 'REAL') order by ordinal_position""",
     )
     names = [r[0] for r in rows]
-    for hint in ("score", "probability", "prob", "expected"):
+    for hint in ("score", "probability", "prob", "expected_value", "expected"):
         for name in names:
             if hint in name:
                 return name
