@@ -157,8 +157,10 @@ def render_status(dom: str) -> dict[str, str]:
     """The page's own report: `<chart> plots=N marks=M` per chart and `errors=[...]`."""
     match = re.search(r'<pre id="render-status">(.*?)</pre>', dom, re.S)
     assert match, "the page has no render-status element"
-    lines = match.group(1).strip().splitlines()
-    status = dict(line.split(" ", 1) if " " in line else line.split("=", 1) for line in lines)
+    status = {}
+    for line in match.group(1).strip().splitlines():
+        key, sep, value = line.partition("=" if line.startswith("errors=") else " ")
+        status[key] = value
     return status
 
 

@@ -413,6 +413,13 @@ STATUS_SCRIPT = """
 <script>
 window.renderErrors = [];
 window.addEventListener('error', function (e) { window.renderErrors.push(String(e.message)); });
+(function () {  // console errors count too
+  var original = console.error;
+  console.error = function () {
+    window.renderErrors.push(Array.prototype.join.call(arguments, ' '));
+    return original.apply(console, arguments);
+  };
+})();
 window.addEventListener('load', function () {
   setTimeout(function () {
     var lines = [];
