@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -118,3 +121,117 @@ def test_page_skips_missing_marts_and_draws_the_rest(tiny_warehouse: Path, tmp_p
     assert "Models not trained yet" in text
     assert not re.search(r"<script[^>]*\ssrc=", text)  # everything inlined: works offline
     assert text.count('<div class="chart"') == len(page.charts)
+
+
+def chromium() -> str:
+    """The Debian chromium binary, installed when missing and we are root; else skip."""
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists() and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
+    if not Path(path).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def run_chromium(page: Path, profile: Path, *args: str) -> str:
+    command = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
+        "--window-size=1280,2400",
+        *args,
+        page.as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def render_status(dom: str) -> dict[str, str]:
+    """The page's own report: `<chart> plots=N marks=M` per chart and `errors=[...]`."""
+    match = re.search(r'<pre id="render-status">(.*?)</pre>', dom, re.S)
+    assert match, "the page has no render-status element"
+    status = {}
+    for line in match.group(1).strip().splitlines():
+        key, sep, value = line.partition("=" if line.startswith("errors=") else " ")
+        status[key] = value
+    return status
+
+
+def test_every_chart_draws_in_headless_chromium(tiny_warehouse: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        page = render_page(con, tmp_path / "dashboard.html")
+    dom = run_chromium(page.path, tmp_path / "profile", "--dump-dom")
+    status = render_status(dom)
+    assert status.pop("errors") == "[]"
+    assert sorted(status) == sorted(page.charts)
+    for chart, counts in status.items():
+        plots, marks = (int(x.split("=")[1]) for x in counts.split())
+        assert plots >= 1 and marks >= 1, f"{chart} drew nothing: {counts}"
+
+    shot = tmp_path / "dashboard.png"
+    run_chromium(page.path, tmp_path / "profile", f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000  # a real picture, not a blank page
+
+
+def test_dashboard_assets_materialize_next_to_the_warehouse(
+    tiny_warehouse: Path, tmp_path: Path
+) -> None:
+    import dagster as dg
+
+    from dagster_project.defs.dashboards import assets
+    from dagster_project.defs.ingest.resources import Warehouse
+    from dagster_project.lib.automation import upstream_or_code_changed
+    from dagster_project.lib.dashboards.marts import dashboard_paths
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(tiny_warehouse, warehouse)
+    defs = [assets.tableau_extract, assets.web_dashboard, assets.findings_report]
+    for asset in defs:
+        spec = next(iter(asset.specs))
+        assert spec.group_name == "dashboards"
+        assert {dep.asset_key for dep in spec.deps} >= {dg.AssetKey(["metrics_sales_daily"])}
+        assert spec.automation_condition == upstream_or_code_changed
+        assert asset.op.pool == "warehouse"
+
+    result = dg.materialize(defs, resources={"warehouse": Warehouse(duckdb_path=str(warehouse))})
+    assert result.success
+    meta = {
+        e.materialization.asset_key.path[-1]: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    paths = dashboard_paths(type("S", (), {"data_dir": tmp_path})())
+    assert meta["tableau_extract"]["path"].value == str(paths["extract"])
+    assert meta["web_dashboard"]["path"].value == str(paths["page"])
+    assert meta["findings_report"]["path"].value == str(paths["findings"])
+    assert meta["tableau_extract"]["tables"].value == 3
+    assert all(p.exists() for p in paths.values())
+
+
+def test_models_section_draws_when_the_ml_tables_exist(
+    tiny_warehouse: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(tiny_warehouse, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            """create table analytics.ml_purchase_scores as
+               select range as user_id, (range / 10)::double as probability, 1 as score_rank
+               from range(10);
+               create table analytics.ml_retention_targets as
+               select range as user_id, 0.5::double as p_churn,
+                      (100 - range)::double as expected_future_value,
+                      (range * 2)::double as expected_value, range as target_rank
+               from range(30)"""
+        )
+        page = render_page(con, tmp_path / "dashboard.html")
+    assert page.charts[-2:] == ["model_scores", "retention_targets"]
+    text = page.path.read_text()
+    # Targets are ranked by expected value: 29 * 2 = 58 down to 10 * 2 = 20, 20 rows only.
+    assert "58.000" in text and "20.000" in text and "18.000" not in text

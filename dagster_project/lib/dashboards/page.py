@@ -279,7 +279,7 @@ def _score_column(con, table: str) -> str | None:
               and data_type in ('DOUBLE', 'FLOAT', 'REAL') order by ordinal_position""",
     )
     names = [r[0] for r in rows]
-    for hint in ("score", "probability", "prob", "expected"):
+    for hint in ("score", "probability", "prob", "expected_value", "expected"):
         for name in names:
             if hint in name:
                 return name
@@ -413,6 +413,13 @@ STATUS_SCRIPT = """
 <script>
 window.renderErrors = [];
 window.addEventListener('error', function (e) { window.renderErrors.push(String(e.message)); });
+(function () {  // console errors count too
+  var original = console.error;
+  console.error = function () {
+    window.renderErrors.push(Array.prototype.join.call(arguments, ' '));
+    return original.apply(console, arguments);
+  };
+})();
 window.addEventListener('load', function () {
   setTimeout(function () {
     var lines = [];
