@@ -55,7 +55,9 @@ def print_summary(settings: Settings, console: Console) -> None:
         models = Table(title="dbt models (rows)", show_header=False, box=None)
         names = list(summary.relations.items())
         half = (len(names) + 1) // 2
-        for left, right in zip(names[:half], names[half:] + [("", 0)], strict=True):
+        for left, right in zip(
+            names[:half], names[half:] + [("", 0)] * (2 * half - len(names)), strict=True
+        ):
             models.add_row(left[0], f"{left[1]:,}", right[0], f"{right[1]:,}" if right[0] else "")
         console.print(models)
     for key, error in summary.files_failed:
