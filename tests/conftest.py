@@ -78,3 +78,16 @@ def estore_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> EstoreEnv:
     (Path(settings.bucket) / settings.landing_prefix).mkdir(parents=True)
     settings.dagster_home.mkdir(parents=True)
     return EstoreEnv(settings)
+
+
+# Headless Chromium as the browser tests run it: no network of its own (this machine has none),
+# a fresh profile per test passed separately.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import CHROMIUM_FLAGS
 from tableauhyperapi import Connection, HyperProcess, TableName, Telemetry
 
 from dagster_project.lib.dashboards.extract import HYPER_SCHEMA, write_extract
@@ -136,13 +137,7 @@ def chromium() -> str:
 def run_chromium(page: Path, profile: Path, *args: str) -> str:
     command = [
         chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         f"--user-data-dir={profile}",
         "--virtual-time-budget=15000",
         "--window-size=1280,2400",

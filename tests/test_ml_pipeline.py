@@ -19,6 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from test_dbt_marts import CSV_COLUMNS, RAW_DDL
 
 from dagster_project.generator import GeneratorConfig, generate
 from dagster_project.lib.ml import artifacts, scoring
@@ -38,21 +39,6 @@ VARS = json.dumps({"ml_churn_horizon_days": 14, "ml_min_history_days": 7})
 # On this small data set the promoted purchase model must reach this share of the oracle's lift
 # over chance ((AUC - 0.5) / (oracle AUC - 0.5)); the demo data set is held to 0.85.
 MIN_ORACLE_SHARE = 0.75
-
-RAW_DDL = """
-create schema if not exists raw;
-create table if not exists raw.events (
-    event_time timestamp, event_type varchar, product_id bigint, category_id bigint,
-    category_code varchar, brand varchar, price decimal(18, 2), user_id bigint,
-    user_session varchar, source_file varchar, source_version varchar, source_line bigint,
-    loaded_at timestamp
-);
-"""
-CSV_COLUMNS = (
-    "{'event_time': 'TIMESTAMP', 'event_type': 'VARCHAR', 'product_id': 'BIGINT', "
-    "'category_id': 'BIGINT', 'category_code': 'VARCHAR', 'brand': 'VARCHAR', "
-    "'price': 'DECIMAL(18,2)', 'user_id': 'BIGINT', 'user_session': 'VARCHAR'}"
-)
 
 
 @pytest.fixture(scope="module")

@@ -19,21 +19,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import CHROMIUM_FLAGS
 from crash import instance_of, kill_during, start
 
 from dagster_project.generator import GeneratorConfig, generate
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def chromium() -> Path:
