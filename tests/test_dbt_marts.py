@@ -40,6 +40,10 @@ UNPARTITIONED = ["--selector", "whole_table"]
 CORRECTED_DAY = dt.date(2019, 10, 4)
 LATE_DAY = dt.date(2019, 10, 1)
 MODELS = {
+    "ml_as_of_dates",
+    "ml_user_days",
+    "ml_user_features",
+    "ml_user_labels",
     "stg_events",
     "fct_events",
     "fct_session_products",
@@ -663,11 +667,11 @@ def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> N
             assert node["columns"].get(column, {}).get("description"), f"{node['name']}.{column}"
 
 
-LAYERS = {"staging": 0, "facts": 1, "intermediate": 2, "marts": 3}
+LAYERS = {"staging": 0, "facts": 1, "intermediate": 2, "marts": 3, "ml": 4}
 
 
 def test_models_flow_one_way_through_the_layers(runner) -> None:
-    """staging -> facts -> intermediate -> marts: no model reads a later layer."""
+    """staging -> facts -> intermediate -> marts -> ml: no model reads a later layer."""
     nodes = runner.manifest.nodes
     backwards = []
     for node in nodes.values():

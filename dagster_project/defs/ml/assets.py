@@ -11,8 +11,9 @@ from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
 from dagster_project.defs.ingest.resources import Warehouse
 from dagster_project.defs.ml.resources import MLSettings
 from dagster_project.lib.automation import upstream_or_code_changed
-from dagster_project.lib.ml import card, plots, scoring
+from dagster_project.lib.ml import artifacts, card, plots, scoring
 from dagster_project.lib.ml.config import CHURN, PURCHASE, Task
+from dagster_project.lib.ml.data import InsufficientHistory
 from dagster_project.lib.ml.training import TrainingResult, train_task
 
 FEATURES_KEY = get_asset_key_for_model([dbt_marts], "ml_user_features")
@@ -72,7 +73,13 @@ def _metadata(result: TrainingResult, config) -> dict:
 def _train(context: dg.AssetExecutionContext, task: Task, warehouse: Warehouse, ml: MLSettings):
     config = ml.config()
     with warehouse.connect() as con:
-        result = train_task(con, task, Path(ml.data_dir), config, truth=ml.ground_truth())
+        try:
+            result = train_task(con, task, Path(ml.data_dir), config, truth=ml.ground_truth())
+        except InsufficientHistory as exc:
+            # Too little data is a state, not a failure (like churn's insufficient_history):
+            # recorded here, retrained on the weekly schedule or when materialized by hand.
+            context.log.warning(f"{task.model_name} not trained: {exc}")
+            return dg.MaterializeResult(metadata={"status": f"not trained: {exc}"})
     context.log.info(f"{task.model_name} {result.version}: {result.decision.reason}")
     return dg.MaterializeResult(metadata=_metadata(result, config))
 
@@ -109,8 +116,20 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: Warehouse, ml: MLS
     pool=WAREHOUSE_POOL,
     can_subset=False,
 )  # fmt: skip
-def ml_scores(warehouse: Warehouse, ml: MLSettings):
+def ml_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, ml: MLSettings):
     """Scores of the latest as_of with the promoted models (rebuilt after every marts update)."""
+    untrained = [
+        t.model_name
+        for t in (PURCHASE, CHURN)
+        if artifacts.current_version(Path(ml.data_dir), t.model_name) is None
+    ]
+    if untrained:
+        context.log.warning(f"no promoted {', '.join(untrained)} yet: nothing scored")
+        for key in ("ml_purchase_scores", "ml_churn_scores", "ml_retention_targets"):
+            yield dg.MaterializeResult(
+                asset_key=key, metadata={"status": f"no promoted {', '.join(untrained)}"}
+            )
+        return
     with warehouse.connect() as con:
         out = scoring.score_all(con, Path(ml.data_dir), ml.config())
     for name, key in (("purchase", "ml_purchase_scores"), ("churn", "ml_churn_scores")):

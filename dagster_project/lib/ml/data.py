@@ -28,6 +28,10 @@ class Split:
     horizon_days: int
 
 
+class InsufficientHistory(ValueError):
+    """The warehouse does not yet span a training date plus a later evaluation date."""
+
+
 def as_of_dates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.sql(f"select * from {AS_OF_TABLE} order by as_of_date").df()
 
@@ -35,13 +39,15 @@ def as_of_dates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def time_split(dates: pd.DataFrame, task: Task) -> Split:
     complete = dates[dates[task.complete_column].astype(bool)]
     if complete.empty:
-        raise ValueError(f"no as_of date has complete {task.name} labels: load more days")
+        raise InsufficientHistory(f"no as_of date has complete {task.name} labels: load more days")
     horizon = int(dates[task.horizon_column].iloc[0])
     eval_date = pd.Timestamp(complete["as_of_date"].max()).date()
     days = [pd.Timestamp(d).date() for d in complete["as_of_date"]]
     train = sorted(d for d in days if d + timedelta(days=horizon) <= eval_date)
     if not train:
-        raise ValueError(f"no training as_of date ends its {task.name} horizon before {eval_date}")
+        raise InsufficientHistory(
+            f"no training as_of date ends its {task.name} horizon before {eval_date}"
+        )
     score_date = pd.Timestamp(dates["as_of_date"].max()).date()
     return Split(train, eval_date, score_date, horizon)
 
