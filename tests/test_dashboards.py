@@ -223,10 +223,16 @@ def test_models_section_draws_when_the_ml_tables_exist(
                select range as user_id, 0.5::double as p_churn,
                       (100 - range)::double as expected_future_value,
                       (range * 2)::double as expected_value, range as target_rank
-               from range(30)"""
+               from range(30);
+               create table analytics.ml_model_evaluation as
+               select 'churn' as task, 'v1' as model_version, scorer, 100 as n,
+                      auc as roc_auc, 0.5 as pr_auc, lift as top_decile_lift,
+                      0.4 as log_loss, 0.1 as brier
+               from (values ('model', 0.91, 3.2), ('heuristic', 0.80, 2.1),
+                            ('oracle', 0.95, 3.6)) t(scorer, auc, lift)"""
         )
         page = render_page(con, tmp_path / "dashboard.html")
-    assert page.charts[-2:] == ["model_scores", "retention_targets"]
+    assert page.charts[-3:] == ["model_quality", "model_scores", "retention_targets"]
     text = page.path.read_text()
     # Targets are ranked by expected value: 29 * 2 = 58 down to 10 * 2 = 20, 20 rows only.
     assert "58.000" in text and "20.000" in text and "18.000" not in text

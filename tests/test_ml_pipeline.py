@@ -246,11 +246,16 @@ def test_scores_and_retention_targets_are_written(warehouse, trained):
         purchase = con.sql("select * from analytics.ml_purchase_scores").df()
         churn = con.sql("select * from analytics.ml_churn_scores").df()
         targets = con.sql("select * from analytics.ml_retention_targets").df()
+        evaluation = con.sql("select * from analytics.ml_model_evaluation").df()
         buyers = con.execute(
             "select user_id, monetary, tenure_days from analytics.ml_user_features"
             " where as_of_date = ? and is_buyer", [latest]
         ).df()  # fmt: skip
     assert len(purchase) == n_users and purchase["user_id"].is_unique
+    # The dashboards' model chart: each current model beside its baselines, one row per scorer.
+    assert {"model", "heuristic", "logistic"} <= set(evaluation["scorer"])
+    assert set(evaluation["task"]) == {"purchase", "churn"}
+    assert evaluation["roc_auc"].between(0, 1).all()
     assert len(churn) == n_buyers and churn["user_id"].is_unique
     for scores in (purchase, churn):
         assert scores["probability"].between(0, 1).all()

@@ -24,7 +24,12 @@ DASHBOARD_MARTS = (
     "mart_cross_sell_candidates",
 )
 # Written by the ML assets once the models are trained; optional everywhere.
-MODEL_TABLES = ("ml_purchase_scores", "ml_churn_scores", "ml_retention_targets")
+MODEL_TABLES = (
+    "ml_purchase_scores",
+    "ml_churn_scores",
+    "ml_retention_targets",
+    "ml_model_evaluation",
+)
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection, schema: str = SCHEMA) -> set[str]:

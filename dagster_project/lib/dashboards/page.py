@@ -308,6 +308,26 @@ def model_scores_chart(con) -> go.Figure | None:
     return fig
 
 
+def model_quality_chart(con) -> go.Figure | None:
+    """Holdout ROC AUC and top-decile lift of each current model beside its baselines and the
+    oracle (the generator's truth, on generated data)."""
+    rows = _q(
+        con,
+        """select task, scorer, roc_auc, top_decile_lift from {s}.ml_model_evaluation
+           order by task, scorer""",
+    )
+    if not rows:
+        return None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("ROC AUC (holdout)", "Top-decile lift"))
+    for task in sorted({r[0] for r in rows}):
+        mine = [r for r in rows if r[0] == task]
+        scorers = [r[1] for r in mine]
+        fig.add_trace(go.Bar(x=scorers, y=[r[2] for r in mine], name=f"{task} AUC"), 1, 1)
+        fig.add_trace(go.Bar(x=scorers, y=[r[3] for r in mine], name=f"{task} lift"), 1, 2)
+    fig.update_layout(barmode="group")
+    return fig
+
+
 def retention_targets_table(con) -> go.Figure | None:
     column = _score_column(con, "ml_retention_targets")
     if column is None:
@@ -391,6 +411,13 @@ CHARTS = (
         "Cross-sell candidates by expected lost revenue",
         ("mart_cross_sell_candidates",),
         cross_sell_chart,
+    ),
+    Chart(
+        "Models",
+        "model_quality",
+        "Current models beside their baselines and the oracle",
+        ("ml_model_evaluation",),
+        model_quality_chart,
     ),
     Chart(
         "Models",

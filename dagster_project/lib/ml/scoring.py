@@ -14,6 +14,9 @@ from .data import as_of_dates, load_rows, matrix
 
 SCORE_TABLES = {"purchase": "analytics.ml_purchase_scores", "churn": "analytics.ml_churn_scores"}
 TARGETS_TABLE = "analytics.ml_retention_targets"
+# The current models' holdout metrics beside their baselines and the oracle (dashboards read it).
+EVALUATION_TABLE = "analytics.ml_model_evaluation"
+EVALUATION_METRICS = ("n", "roc_auc", "pr_auc", "top_decile_lift", "log_loss", "brier")
 
 
 def score_task(con: duckdb.DuckDBPyConnection, task: Task, data_dir: Path) -> pd.DataFrame:
@@ -81,8 +84,29 @@ def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) ->
         con.unregister("_ml_frame")
 
 
+def model_evaluation(data_dir: Path) -> pd.DataFrame:
+    """One row per (task, scorer) of each current model's holdout evaluation."""
+    rows = []
+    for task in (PURCHASE, CHURN):
+        version = artifacts.current_version(data_dir, task.model_name)
+        if version is None:
+            continue
+        _, meta = artifacts.load(data_dir, task.model_name, version)
+        for scorer, metrics in meta["metrics"].items():
+            rows.append(
+                {
+                    "task": task.name,
+                    "model_version": version,
+                    "scorer": scorer,
+                    **{m: metrics.get(m) for m in EVALUATION_METRICS},
+                }
+            )
+    return pd.DataFrame(rows, columns=["task", "model_version", "scorer", *EVALUATION_METRICS])
+
+
 def score_all(con: duckdb.DuckDBPyConnection, data_dir: Path, config: MLConfig) -> dict:
     purchase = score_task(con, PURCHASE, data_dir)
     churn = score_task(con, CHURN, data_dir)
     targets = retention_targets(con, churn, config)
+    _replace(con, EVALUATION_TABLE, model_evaluation(data_dir))
     return {"purchase": purchase, "churn": churn, "targets": targets}
