@@ -181,7 +181,7 @@ def test_dashboard_assets_materialize_next_to_the_warehouse(
     import dagster as dg
 
     from dagster_project.defs.dashboards import assets
-    from dagster_project.defs.ingest.resources import Warehouse
+    from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
     from dagster_project.lib.automation import upstream_or_code_changed
     from dagster_project.lib.dashboards.marts import dashboard_paths
 
@@ -195,7 +195,14 @@ def test_dashboard_assets_materialize_next_to_the_warehouse(
         assert spec.automation_condition == upstream_or_code_changed
         assert asset.op.pool == "warehouse"
 
-    result = dg.materialize(defs, resources={"warehouse": Warehouse(duckdb_path=str(warehouse))})
+    landing = LandingBucket(
+        uri=str(tmp_path / "bucket"),
+        prefix="landing/events/",
+        settle_seconds=0,
+        max_files_per_tick=1,
+    )
+    resources = {"warehouse": Warehouse(duckdb_path=str(warehouse)), "landing": landing}
+    result = dg.materialize(defs, resources=resources)
     assert result.success
     meta = {
         e.materialization.asset_key.path[-1]: e.materialization.metadata

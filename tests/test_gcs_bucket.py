@@ -372,3 +372,20 @@ def test_upload_file_if_generation_match(tmp_path, client, bucket_name):
         bucket.upload_file(local, key, if_generation_match=int(first.version))
     (listed,) = bucket.list_objects(PREFIX)
     assert listed.version == second.version
+
+
+def test_dashboards_are_published_to_a_gcs_bucket_only(tmp_path, client, bucket_name):
+    """In production the extract, page and findings are copied to gs://<bucket>/dashboards/;
+    with a local bucket they already sit under the data folder and nothing is copied."""
+    from dagster_project.lib.dashboards.publish import publish
+    from dagster_project.lib.ingest.bucket import LocalBucket
+
+    extract = tmp_path / "estore.hyper"
+    extract.write_bytes(b"hyper bytes")
+
+    uris = publish(GcsBucket(f"gs://{bucket_name}", client), [extract])
+
+    assert uris == [f"gs://{bucket_name}/dashboards/estore.hyper"]
+    blob = client.bucket(bucket_name).get_blob("dashboards/estore.hyper")
+    assert blob.download_as_bytes() == b"hyper bytes"
+    assert publish(LocalBucket(tmp_path / "bucket"), [extract]) == []

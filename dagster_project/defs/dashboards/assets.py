@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
-from dagster_project.defs.ingest.resources import Warehouse
+from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.lib.automation import upstream_or_code_changed
 from dagster_project.lib.dashboards.extract import write_extract
 from dagster_project.lib.dashboards.findings import write_findings
@@ -19,6 +19,7 @@ from dagster_project.lib.dashboards.marts import (
     existing_tables,
 )
 from dagster_project.lib.dashboards.page import render_page
+from dagster_project.lib.dashboards.publish import publish
 
 GROUP = "dashboards"
 MART_KEYS = [dg.AssetKey([name]) for name in DASHBOARD_MARTS]
@@ -33,10 +34,13 @@ def _read_only(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(warehouse.duckdb_path, read_only=True)
 
 
-def _file_metadata(path: Path) -> dict[str, dg.MetadataValue]:
+def _file_metadata(path: Path, landing: LandingBucket) -> dict[str, dg.MetadataValue]:
+    """Where the file is (and, in production, its copy in the bucket) and how big."""
+    published = publish(landing.open(), [path])
     return {
         "path": dg.MetadataValue.path(str(path)),
         "size_mb": dg.MetadataValue.float(round(path.stat().st_size / 1e6, 3)),
+        **({"bucket_uri": dg.MetadataValue.url(published[0])} if published else {}),
     }
 
 
@@ -48,13 +52,13 @@ def _file_metadata(path: Path) -> dict[str, dg.MetadataValue]:
     code_version="1",
     description="The dashboard marts in one Tableau .hyper extract (one table per mart).",
 )
-def tableau_extract(warehouse: Warehouse) -> dg.MaterializeResult:
+def tableau_extract(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
     target = _output_dir(warehouse) / "estore.hyper"
     with _read_only(warehouse) as con:
         tables = write_extract(con, target)
     return dg.MaterializeResult(
         metadata={
-            **_file_metadata(target),
+            **_file_metadata(target, landing),
             "tables": dg.MetadataValue.int(len(tables)),
             "rows": dg.MetadataValue.json({t.name: t.rows for t in tables}),
         }
@@ -69,7 +73,7 @@ def tableau_extract(warehouse: Warehouse) -> dg.MaterializeResult:
     code_version="1",
     description="One self-contained HTML dashboard (Plotly inlined, works offline).",
 )
-def web_dashboard(warehouse: Warehouse) -> dg.MaterializeResult:
+def web_dashboard(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
     target = _output_dir(warehouse) / "dashboard.html"
     with _read_only(warehouse) as con:
         page = render_page(con, target)
@@ -81,7 +85,7 @@ def web_dashboard(warehouse: Warehouse) -> dg.MaterializeResult:
             else None
         )
     metadata = {
-        **_file_metadata(target),
+        **_file_metadata(target, landing),
         "charts": dg.MetadataValue.int(len(page.charts)),
         "skipped": dg.MetadataValue.text(", ".join(page.notes) or "none"),
     }
@@ -104,12 +108,15 @@ def web_dashboard(warehouse: Warehouse) -> dg.MaterializeResult:
     code_version="1",
     description="findings.md: the headline insights computed from the marts.",
 )
-def findings_report(warehouse: Warehouse) -> dg.MaterializeResult:
+def findings_report(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
     target = _output_dir(warehouse) / "findings.md"
     with _read_only(warehouse) as con:
         write_findings(con, target)
     return dg.MaterializeResult(
-        metadata={**_file_metadata(target), "findings": dg.MetadataValue.md(target.read_text())}
+        metadata={
+            **_file_metadata(target, landing),
+            "findings": dg.MetadataValue.md(target.read_text()),
+        }
     )
 
 
