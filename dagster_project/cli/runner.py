@@ -39,6 +39,7 @@ from dagster_project.defs.ingest.assets import ingest_file_job
 from dagster_project.defs.ingest.sensor import OBJECT_TAG, base_run_key, landing_sensor
 from dagster_project.defs.ml.assets import ml_job
 from dagster_project.lib.ingest.bucket import LocalBucket
+from dagster_project.lib.ingest.pending import pending_days
 from dagster_project.lib.ingest.plan import ListingCursor
 
 # Jobs of the unpartitioned assets, in the order their assets depend on each other.
@@ -201,8 +202,10 @@ class PipelineRunner:
     def build_downstream(self, max_rounds: int = 5) -> None:
         daily_job = self.defs.resolve_job_def(daily_models_job.name)
         daily_keys = set(daily_job.asset_layer.executable_asset_keys)
-        for _ in range(max_rounds):
+        for round_number in range(max_rounds):
             requested, cursor = self.evaluate_automation()
+            if round_number == 0:
+                self._add_pending_days(requested, daily_keys)
             if not requested:
                 self._save_cursor(cursor)
                 return
@@ -230,6 +233,18 @@ class PipelineRunner:
             if len(self.report.failed_runs) > failures:
                 return  # keep the old cursor: the next `estore run` requests these again
             self._save_cursor(cursor)
+
+    def _add_pending_days(
+        self, requested: dict[dg.AssetKey, set[str] | None], daily_keys: set[dg.AssetKey]
+    ) -> None:
+        """Days the warehouse still lists in raw.pending_days were loaded but never built (a
+        build killed or interrupted after Dagster recorded the load): request them again, since
+        the automation cursor may already count them as handled."""
+        with self.defs.resources["warehouse"].connect() as con:  # type: ignore[index]
+            days = {day.isoformat() for day in pending_days(con)}
+        if days:
+            for key in daily_keys:
+                requested[key] = (requested.get(key) or set()) | days
 
     def _whole_table_runs(
         self, keys: list[dg.AssetKey]

@@ -25,6 +25,15 @@ ensure_manifest()
 SNAPSHOT_POOL = "dbt_snapshots"
 
 
+def run_dbt(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext):
+    """Stream a dbt call's events, then fail unless dbt itself exited 0: a dbt process killed
+    by a signal ends its event stream early, and must not count as a build."""
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    if invocation.process.wait() != 0:
+        raise dg.Failure(f"dbt {args[0]} exited with {invocation.process.returncode}")
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     selector="daily",
@@ -37,9 +46,9 @@ SNAPSHOT_POOL = "dbt_snapshots"
 def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     window = context.partition_time_window
     started = datetime.now(UTC)
-    yield from dbt.cli(
-        ["build", *BUILD_FLAGS, *window_args(window.start, window.end)], context=context
-    ).stream()
+    yield from run_dbt(
+        dbt, ["build", *BUILD_FLAGS, *window_args(window.start, window.end)], context
+    )
     # Loads that committed during the build stay pending: the build may not have seen them.
     with warehouse.connect() as con:
         cleared = clear_pending_days(
@@ -56,7 +65,7 @@ def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     pool=WAREHOUSE_POOL,
 )
 def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build", *BUILD_FLAGS], context=context).stream()
+    yield from run_dbt(dbt, ["build", *BUILD_FLAGS], context)
 
 
 @dbt_assets(
@@ -67,7 +76,7 @@ def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     pool=WAREHOUSE_POOL,  # DuckDB has one writer; the job's concurrency key keeps one at a time
 )
 def dbt_snapshots(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["snapshot"], context=context).stream()
+    yield from run_dbt(dbt, ["snapshot"], context)
 
 
 daily_models_job = dg.define_asset_job(
