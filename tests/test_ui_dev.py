@@ -85,7 +85,7 @@ def dev(tmp_path_factory):
             seed=5,
         )
     )
-    assert kill_during(data_dir, "dbt_daily_job", after=1.0), "estore run was not killed"
+    assert kill_during(data_dir, "dbt_daily_job", after=0.2), "estore run was not killed"
     port = free_port()
     log_path = data_dir.parent / "estore-dev.log"
     with log_path.open("w") as log:
