@@ -99,3 +99,14 @@ def test_generate_never_silently_replaces_ground_truth(estore_env: EstoreEnv):
     assert after.num_rows > before.num_rows
     assert len(set(after["user_id"].to_pylist())) == after.num_rows
     assert "new users appended" in appended.stdout
+
+
+def test_stopping_children_keeps_their_exit_status_for_their_owner():
+    """Ctrl-C/SIGTERM stops dbt through `_stop_children`; dagster-dbt then reads dbt's exit
+    status from its Popen. Reaping the child there made Popen report 0, so a stopped dbt build
+    counted as a success (found by tests/test_crash_recovery.py)."""
+    from dagster_project.cli.run import _stop_children
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    _stop_children()
+    assert child.wait(timeout=10) == -15

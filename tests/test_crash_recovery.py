@@ -19,16 +19,7 @@ from crash import instance_of, kill_during, marts, run_to_end, start, table, wai
 
 from dagster_project.generator import GeneratorConfig, generate
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xfail(
-        strict=False,
-        reason=(
-            "whether the kill lands inside the dbt build depends on machine speed, and one "
-            "sequence still ends before the next build is seen to start (under investigation)"
-        ),
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

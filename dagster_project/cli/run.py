@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 
@@ -150,15 +151,31 @@ def run_interruptibly(runner, instance, console: Console):
     return outcome["report"]
 
 
-def _stop_children() -> None:
+def _stop_children(grace_seconds: float = 3.0) -> None:
+    """Terminate child processes (dbt), then kill any still running after the grace period.
+
+    Never reaps them (no psutil.wait_procs): the worker's `Popen.wait()` must see the real
+    exit status. A child reaped here reports exit code 0 to its Popen (ECHILD), so dagster-dbt
+    recorded a dbt build stopped by the signal as a success and the days as built."""
     import psutil
 
     children = psutil.Process().children(recursive=True)
     for child in children:
         child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=3)
+    deadline = time.monotonic() + grace_seconds
+    while (alive := [c for c in children if _running(c)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     for child in alive:
         child.kill()
+
+
+def _running(process) -> bool:
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _release_runs(instance) -> str:

@@ -26,12 +26,16 @@ SNAPSHOT_POOL = "dbt_snapshots"
 
 
 def run_dbt(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionContext):
-    """Stream a dbt call's events, then fail unless dbt itself exited 0: a dbt process killed
-    by a signal ends its event stream early, and must not count as a build."""
+    """Stream a dbt call's events, then fail unless dbt itself finished: a dbt process killed
+    by a signal ends its event stream early, and must not count as a build. dbt writes
+    run_results.json only when it completes, so its absence catches a kill even when the exit
+    status was lost (a process reaped by someone else reports 0 to its Popen)."""
     invocation = dbt.cli(args, context=context)
     yield from invocation.stream()
     if invocation.process.wait() != 0:
         raise dg.Failure(f"dbt {args[0]} exited with {invocation.process.returncode}")
+    if not (invocation.target_path / "run_results.json").exists():
+        raise dg.Failure(f"dbt {args[0]} ended without writing its results (stopped?)")
 
 
 @dbt_assets(
