@@ -3,6 +3,8 @@ helpers that decide what dbt is asked to do."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
 
 import dagster as dg
@@ -136,3 +138,16 @@ def test_settings_is_the_only_reader_of_the_environment():
         if "os.environ" in path.read_text() and path.name != "settings.py"
     ]
     assert offenders == []
+
+
+def test_loading_the_definitions_imports_no_training_or_plotting_library():
+    """Every process that loads the definitions (`estore run`, each Dagster run, the code
+    server) paid seconds for scikit-learn, pandas, matplotlib and plotly it did not use:
+    the assets that need them import them when they run."""
+    code = (
+        "import sys; from dagster_project.definitions import defs; defs(); "
+        "print(','.join(m for m in ('sklearn', 'pandas', 'matplotlib', 'plotly', "
+        "'tableauhyperapi', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

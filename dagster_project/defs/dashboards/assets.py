@@ -10,7 +10,6 @@ import duckdb
 from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
 from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.lib.automation import upstream_or_code_changed
-from dagster_project.lib.dashboards.extract import write_extract
 from dagster_project.lib.dashboards.findings import write_findings
 from dagster_project.lib.dashboards.marts import (
     DASHBOARD_MARTS,
@@ -18,7 +17,6 @@ from dagster_project.lib.dashboards.marts import (
     dashboard_dir,
     existing_tables,
 )
-from dagster_project.lib.dashboards.page import render_page
 from dagster_project.lib.dashboards.publish import publish
 
 GROUP = "dashboards"
@@ -55,6 +53,8 @@ def _file_metadata(path: Path, landing: LandingBucket) -> dict[str, dg.MetadataV
 def tableau_extract(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
     target = _output_dir(warehouse) / "estore.hyper"
     with _read_only(warehouse) as con:
+        from dagster_project.lib.dashboards.extract import write_extract  # tableauhyperapi
+
         tables = write_extract(con, target)
     return dg.MaterializeResult(
         metadata={
@@ -75,6 +75,8 @@ def tableau_extract(warehouse: Warehouse, landing: LandingBucket) -> dg.Material
 )
 def web_dashboard(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
     target = _output_dir(warehouse) / "dashboard.html"
+    from dagster_project.lib.dashboards.page import render_page  # plotly: imported when used
+
     with _read_only(warehouse) as con:
         page = render_page(con, target)
         headline = (

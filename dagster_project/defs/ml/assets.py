@@ -1,7 +1,12 @@
-"""The purchase and churn models (train + evaluate + promote) and the warehouse scores."""
+"""The purchase and churn models (train + evaluate + promote) and the warehouse scores.
+
+Training, scoring and plotting (scikit-learn, pandas, matplotlib) are imported by the assets
+that use them: every process that loads the definitions (`estore run`, each Dagster run, the
+code server) would otherwise pay seconds of imports for models it does not train."""
 
 import base64
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
@@ -11,10 +16,11 @@ from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
 from dagster_project.defs.ingest.resources import Warehouse
 from dagster_project.defs.ml.resources import MLSettings
 from dagster_project.lib.automation import upstream_or_code_changed
-from dagster_project.lib.ml import artifacts, card, plots, scoring
+from dagster_project.lib.ml import artifacts, card
 from dagster_project.lib.ml.config import CHURN, PURCHASE, Task
-from dagster_project.lib.ml.data import InsufficientHistory
-from dagster_project.lib.ml.training import TrainingResult, train_task
+
+if TYPE_CHECKING:
+    from dagster_project.lib.ml.training import TrainingResult
 
 FEATURES_KEY = get_asset_key_for_model([dbt_marts], "ml_user_features")
 LABELS_KEY = get_asset_key_for_model([dbt_marts], "ml_user_labels")
@@ -42,11 +48,12 @@ def _image(path: Path) -> str:
     return f"![{path.stem}](data:image/png;base64,{data})"
 
 
-def _metadata(result: TrainingResult, config) -> dict:
-    meta = (result.artifact_dir / "metadata.json").read_text()
+def _metadata(result: "TrainingResult", config) -> dict:
     import json
 
-    md = json.loads(meta)
+    from dagster_project.lib.ml import plots
+
+    md = json.loads((result.artifact_dir / "metadata.json").read_text())
     card_text = card.model_card(md, config)
     (result.artifact_dir / "model_card.md").write_text(card_text)
     paths = plots.write_plots(result, result.artifact_dir)
@@ -71,6 +78,9 @@ def _metadata(result: TrainingResult, config) -> dict:
 
 
 def _train(context: dg.AssetExecutionContext, task: Task, warehouse: Warehouse, ml: MLSettings):
+    from dagster_project.lib.ml.data import InsufficientHistory
+    from dagster_project.lib.ml.training import train_task
+
     config = ml.config()
     with warehouse.connect() as con:
         try:
@@ -130,6 +140,8 @@ def ml_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, ml: MLSet
                 asset_key=key, metadata={"status": f"no promoted {', '.join(untrained)}"}
             )
         return
+    from dagster_project.lib.ml import scoring
+
     with warehouse.connect() as con:
         out = scoring.score_all(con, Path(ml.data_dir), ml.config())
     for name, key in (("purchase", "ml_purchase_scores"), ("churn", "ml_churn_scores")):

@@ -8,10 +8,8 @@ import numpy as np
 from dagster_project.defs.ingest.resources import Warehouse
 from dagster_project.defs.ml.resources import MLSettings
 from dagster_project.lib.ml import artifacts
-from dagster_project.lib.ml.config import CHURN, FEATURES, PURCHASE, Task
-from dagster_project.lib.ml.data import as_of_dates, load_rows, matrix
+from dagster_project.lib.ml.config import CHURN, FEATURES, PURCHASE, SCORE_TABLES, Task
 from dagster_project.lib.ml.drift import WARN_PSI, psi
-from dagster_project.lib.ml.scoring import SCORE_TABLES
 
 
 def _quality(task: Task, ml: MLSettings) -> dg.AssetCheckResult:
@@ -54,6 +52,8 @@ def _drift(task: Task, warehouse: Warehouse, ml: MLSettings) -> dg.AssetCheckRes
         return dg.AssetCheckResult(passed=False, description="no promoted model")
     _, meta = artifacts.load(Path(ml.data_dir), task.model_name, version)
     from datetime import date
+
+    from dagster_project.lib.ml.data import as_of_dates, load_rows, matrix  # pandas: lazily
 
     with warehouse.connect() as con:
         reference = load_rows(con, task, [date.fromisoformat(meta["eval_as_of_date"])], False)

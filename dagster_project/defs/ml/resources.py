@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from dagster_project.lib.ml.config import MLConfig
 from dagster_project.lib.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GROUND_TRUTH = "ground_truth/users.parquet"
 
@@ -38,6 +41,8 @@ class MLSettings(dg.ConfigurableResource):
         them (generated data); None for real data."""
         if self.bucket.startswith("gs://"):
             return None
+        import pandas as pd
+
         path = Path(self.bucket) / GROUND_TRUTH
         return pd.read_parquet(path) if path.exists() else None
 

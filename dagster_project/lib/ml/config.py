@@ -67,3 +67,7 @@ class MLConfig:
     value_horizon_days: int = 90  # horizon of the "expected future value" of a retained buyer
     # Generator seed of the demo data (the oracle rebuilds the category mix from it).
     generator_seed: int = 42
+
+
+# Where scoring writes each task's scores.
+SCORE_TABLES = {"purchase": "analytics.ml_purchase_scores", "churn": "analytics.ml_churn_scores"}

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 
 from . import artifacts
-from .config import CHURN, PURCHASE, MLConfig, Task
+from .config import CHURN, PURCHASE, SCORE_TABLES, MLConfig, Task
 from .data import as_of_dates, load_rows, matrix
 
-SCORE_TABLES = {"purchase": "analytics.ml_purchase_scores", "churn": "analytics.ml_churn_scores"}
 TARGETS_TABLE = "analytics.ml_retention_targets"
 # The current models' holdout metrics beside their baselines and the oracle (dashboards read it).
 EVALUATION_TABLE = "analytics.ml_model_evaluation"
