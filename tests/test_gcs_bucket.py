@@ -282,6 +282,10 @@ def test_overwrite_gives_a_new_version(client, bucket_name):
     assert after.run_key != before.run_key  # a re-drop is a new run...
     assert again.run_key == after.run_key  # ...a re-tick is not
     assert after.size == len(b"second, longer")
+    # The ingest op asks for the live version before and after a BigQuery load job.
+    assert bucket.object_info(key) == after
+    client.bucket(bucket_name).blob(key).delete()
+    assert bucket.object_info(key) is None
 
 
 def test_ignores_hidden_temporary_and_non_csv_objects(client, bucket_name):

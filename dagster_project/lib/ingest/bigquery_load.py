@@ -11,8 +11,12 @@ Two steps, both built here by pure functions (the Dagster asset only submits the
    result instead of loading twice.
 2. One multi-statement transaction (`merge_script`) types the staged rows with SAFE_CAST and the
    exact timestamp format, replaces the file's rows in raw.events, writes every row that does not
-   type cleanly to raw.load_rejects with the reason, and upserts raw.load_manifest. Either all of
+   type cleanly to raw.load_rejects with the reason, records the days it changed (the previous
+   version's and the new one's) in raw.pending_days, and upserts raw.load_manifest. Either all of
    it commits or none of it does, like the DuckDB loader (lib/ingest/loader.py).
+
+The small parameterised queries around them (the manifest row, the pending days, clearing them
+after a build, a failed file) are built here too; lib/ingest/bigquery_ingest.py submits them.
 
 Known difference from DuckDB: a load job does not expose line numbers, so `source_line` is the
 row's ordinal within the staged table (unique within the file version, not the physical line;
@@ -125,6 +129,7 @@ def merge_script(
     """One BigQuery script: stage -> typed rows, then one transaction over the raw tables."""
     raw = f"`{project}.{dataset}"
     events, rejects, manifest = f"{raw}.events`", f"{raw}.load_rejects`", f"{raw}.load_manifest`"
+    pending = f"{raw}.pending_days`"
     staged = f"`{project}.{dataset}.{staging_table}`"
     file_, version = _literal(source_file), _literal(str(generation))
     size = "NULL" if size_bytes is None else str(int(size_bytes))
@@ -148,6 +153,16 @@ FROM (
 );
 
 BEGIN TRANSACTION;
+
+-- Days to rebuild: those the replaced version covered (its manifest row) and the new rows' days,
+-- so a day a corrected file empties is rebuilt (emptied) too.
+INSERT INTO {pending} (day, source_file, source_version, recorded_at)
+SELECT d, {file_}, {version}, CURRENT_TIMESTAMP()
+FROM (
+  SELECT d FROM {manifest} AS m, UNNEST(m.event_dates) AS d WHERE m.source_file = {file_}
+  UNION DISTINCT
+  SELECT DATE(typed_event_time) AS d FROM typed WHERE reject_reason IS NULL
+);
 
 -- A new version of the file replaces every row of the previous one.
 DELETE FROM {events} WHERE source_file = {file_};
@@ -241,4 +256,58 @@ CREATE TABLE IF NOT EXISTS {raw}.load_manifest` (
   loaded_at TIMESTAMP,
   attempted_at TIMESTAMP NOT NULL
 );
+
+-- Days whose raw rows changed and whose models have not been rebuilt since (raw.pending_days
+-- locally): written by the merge transaction, cleared by the daily build.
+CREATE TABLE IF NOT EXISTS {raw}.pending_days` (
+  day DATE NOT NULL,
+  source_file STRING NOT NULL,
+  source_version STRING NOT NULL,
+  recorded_at TIMESTAMP NOT NULL
+);
+""".strip()
+
+
+# Parameterised statements (values never pasted into SQL): the tables are the raw dataset's.
+
+
+def manifest_row_sql(project: str, dataset: str) -> str:
+    """The manifest row of @source_file (none before its first load)."""
+    return (
+        "SELECT source_version, status, loaded_version, rows_loaded, rows_rejected, event_dates "
+        f"FROM `{project}.{dataset}.load_manifest` WHERE source_file = @source_file"
+    )
+
+
+def pending_since_sql(project: str, dataset: str) -> str:
+    """Each pending day with the time of its latest change (like pending.pending_since)."""
+    return (
+        "SELECT day, MAX(recorded_at) AS recorded_at "
+        f"FROM `{project}.{dataset}.pending_days` GROUP BY day ORDER BY day"
+    )
+
+
+def clear_pending_sql(project: str, dataset: str) -> str:
+    """Forget the days in [@start_day, @end_day) recorded before the build started."""
+    return (
+        f"DELETE FROM `{project}.{dataset}.pending_days` "
+        "WHERE day >= @start_day AND day < @end_day AND recorded_at < @recorded_before"
+    )
+
+
+def failed_load_sql(project: str, dataset: str) -> str:
+    """Record that @source_version of @source_file could not be loaded (@error says why); the
+    rows of the version loaded before, if any, stay (like the DuckDB loader)."""
+    return f"""
+MERGE `{project}.{dataset}.load_manifest` AS m
+USING (SELECT @source_file AS source_file) AS f
+ON m.source_file = f.source_file
+WHEN MATCHED THEN UPDATE SET
+  source_version = @source_version, status = 'failed', error = @error,
+  attempted_at = CURRENT_TIMESTAMP()
+WHEN NOT MATCHED THEN INSERT (
+  source_file, source_version, status, error, rows_loaded, rows_rejected, attempted_at
+) VALUES (
+  @source_file, @source_version, 'failed', @error, 0, 0, CURRENT_TIMESTAMP()
+)
 """.strip()

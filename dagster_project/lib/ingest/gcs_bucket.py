@@ -104,7 +104,7 @@ class GcsBucket:
             yield _object_info(blob)
 
     def object_info(self, key: str) -> ObjectInfo | None:
-        blob = self.client.bucket(self.name).get_blob(key)
+        blob = self.client.bucket(self.bucket_name).get_blob(key)
         return _object_info(blob) if blob is not None else None
 
     def local_path(self, key: str) -> Path | None:
