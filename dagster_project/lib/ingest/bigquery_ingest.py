@@ -91,6 +91,12 @@ def submit_load_job(
         return client.get_job(job_id, location=raw.location)
 
 
+def _days(value: list[date] | None) -> list[date]:
+    """A manifest row's event_dates, sorted and distinct (BigQuery's are already; the
+    bqemulator returns one entry per row from ARRAY(SELECT DISTINCT ...))."""
+    return sorted(set(value or []))
+
+
 def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
@@ -124,7 +130,7 @@ def load_object(
             SKIPPED,
             rows_loaded=previous["rows_loaded"],
             rows_rejected=previous["rows_rejected"],
-            event_dates=list(previous["event_dates"] or []),
+            event_dates=_days(previous["event_dates"]),
         )
 
     staging = staging_table_id(obj.key)
@@ -161,8 +167,8 @@ def load_object(
         LOADED,
         rows_loaded=loaded,
         rows_rejected=rejected,
-        event_dates=list(after["event_dates"] or []),
-        replaced_dates=list(previous["event_dates"] or []) if previous is not None else [],
+        event_dates=_days(after["event_dates"]),
+        replaced_dates=_days(previous["event_dates"]) if previous is not None else [],
     )
 
 

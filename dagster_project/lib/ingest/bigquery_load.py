@@ -138,8 +138,9 @@ def merge_script(
     clean_columns = ", ".join(SOURCE_COLUMNS)
     typed_select = ", ".join(f"typed_{column}" for column in SOURCE_COLUMNS)
     return f"""
--- Typed view of the staged file (temp tables live for this script only).
-CREATE TEMP TABLE typed AS
+-- Typed view of the staged file (temp tables live for this script only; OR REPLACE because
+-- the bqemulator keeps them between scripts).
+CREATE OR REPLACE TEMP TABLE typed AS
 SELECT
     *,
     {_reason_sql()} AS reject_reason
