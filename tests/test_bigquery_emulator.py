@@ -190,3 +190,134 @@ def _utc_now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+# ---- dbt's prod SQL on the emulator: a day a corrected file empties is emptied ----
+
+DBT_DATASET = "estore_dbt"  # dbt's sources read `<dataset>_raw`
+DBT_RAW = bigquery_ingest.RawDataset(PROJECT, f"{DBT_DATASET}_raw", LOCATION)
+DBT_KEY = "landing/events/corrected.csv"
+OCT_1 = ("2019-10-01", "2019-10-02")
+
+
+def run_daily_models(endpoint: str, tmp: Path, window: tuple[str, str]) -> None:
+    """`dbt run --selector daily` for the window, through dbt-bigquery (its api_endpoint set to
+    the emulator; oauth-secrets with a placeholder token: the emulator checks no credentials)."""
+    import json
+    import sys
+
+    from dagster_project.lib.settings import DBT_PROJECT_DIR
+
+    (tmp / "profiles.yml").write_text(
+        json.dumps(
+            {
+                "estore": {
+                    "target": "emulator",
+                    "outputs": {
+                        "emulator": {
+                            "type": "bigquery",
+                            "method": "oauth-secrets",
+                            "token": "the-emulator-checks-no-token",
+                            "project": PROJECT,
+                            "dataset": DBT_DATASET,
+                            "location": LOCATION,
+                            "threads": 1,
+                            "job_retries": 0,
+                            "api_endpoint": endpoint,
+                        }
+                    },
+                }
+            }
+        )
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DBT_", "ESTORE_", "GOOGLE_", "GCP_"))
+    }
+    env.update(
+        DBT_TARGET_PATH=str(tmp / "target"),
+        DBT_LOG_PATH=str(tmp / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    result = subprocess.run(
+        [
+            dbt,
+            "run",
+            "--selector",
+            "daily",
+            "--vars",
+            json.dumps({"min_date": window[0], "max_date": window[1]}),
+            "--profiles-dir",
+            str(tmp),
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        env=env,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+
+
+def rows_on(client: bigquery.Client, table: str, column: str, day: str) -> int:
+    return scalar(
+        client,
+        f"select count(*) from `{PROJECT}.{DBT_DATASET}.{table}` where date({column}) = '{day}'",
+    )
+
+
+def test_dbt_daily_models_replace_a_day_a_corrected_file_empties(emulator, client, tmp_path):
+    endpoint, gcs_root = emulator
+    client.create_dataset(DBT_DATASET, exists_ok=True)
+    client.create_dataset(DBT_RAW.dataset, exists_ok=True)
+
+    def load(source: Path, version: str):
+        path = gcs_root / BUCKET / DBT_KEY
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, path)
+        obj = ObjectInfo(key=DBT_KEY, version=version, size=path.stat().st_size, updated=0.0)
+        result = bigquery_ingest.load_object(client, DBT_RAW, obj, f"gs://{BUCKET}/{DBT_KEY}")
+        assert result.status == LOADED, result.error
+        return result
+
+    first = load(FIXTURES / "2019-Oct-head.csv", "1")
+    assert first.event_dates == [date(2019, 10, 1)]
+    run_daily_models(endpoint, tmp_path, OCT_1)  # creates the tables
+    built = {
+        table: rows_on(client, table, column, OCT_1[0])
+        for table, column in [
+            ("fct_events", "event_time"),
+            ("fct_user_daily", "first_event_time"),
+            ("fct_sessions", "session_start_time"),
+            ("fct_session_products", "activity_time"),
+        ]
+    }
+    assert all(count > 0 for count in built.values()), built
+    distinct_raw = scalar(
+        client,
+        "select count(*) from (select distinct event_time, event_type, product_id, category_id,"
+        " category_code, brand, price, user_id, user_session"
+        f" from `{PROJECT}.{DBT_RAW.dataset}.events`)",
+    )
+    assert built["fct_events"] == distinct_raw
+
+    # The corrected file has no event on Oct 1 any more: the same window, now incremental
+    # (delete of the window + insert; key merges and tombstones for sessions), empties the day.
+    second = load(FIXTURES / "2019-Nov-head.csv", "2")
+    assert second.replaced_dates == [date(2019, 10, 1)]
+    run_daily_models(endpoint, tmp_path, OCT_1)
+    after = {
+        table: rows_on(client, table, column, OCT_1[0])
+        for table, column in [
+            ("fct_events", "event_time"),
+            ("fct_user_daily", "first_event_time"),
+            ("fct_sessions", "session_start_time"),
+            ("fct_session_products", "activity_time"),
+        ]
+    }
+    assert after == dict.fromkeys(built, 0), after
