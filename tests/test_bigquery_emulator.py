@@ -126,6 +126,10 @@ def drop(gcs_root: Path, source: Path | bytes, version: str) -> tuple[ObjectInfo
     return obj, f"gs://{BUCKET}/{KEY}"
 
 
+def head_of(gcs_root: Path, key: str):
+    return lambda: (gcs_root / BUCKET / key).read_bytes()[: 64 * 1024]
+
+
 def scalar(client: bigquery.Client, sql: str):
     (row,) = client.query(sql, location=LOCATION).result()
     return row[0]
@@ -141,7 +145,7 @@ def test_load_reload_retry_and_a_bad_file_on_the_emulator(emulator, client):
 
     october = FIXTURES / "2019-Oct-head.csv"
     obj, uri = drop(gcs_root, october, "1")
-    first = bigquery_ingest.load_object(client, RAW, obj, uri)
+    first = bigquery_ingest.load_object(client, RAW, obj, uri, read_head=head_of(gcs_root, KEY))
     assert first.status == LOADED, first.error
     assert first.rows_loaded + first.rows_rejected == lines(october)
     assert first.event_dates == [date(2019, 10, 1)]
@@ -157,7 +161,7 @@ def test_load_reload_retry_and_a_bad_file_on_the_emulator(emulator, client):
     # A new version of the same object (other days): the old rows go, their day is pending.
     november = FIXTURES / "2019-Nov-head.csv"
     obj2, uri = drop(gcs_root, november, "2")
-    second = bigquery_ingest.load_object(client, RAW, obj2, uri)
+    second = bigquery_ingest.load_object(client, RAW, obj2, uri, read_head=head_of(gcs_root, KEY))
     assert second.status == LOADED, second.error
     assert second.replaced_dates == [date(2019, 10, 1)]
     assert date(2019, 10, 1) not in second.event_dates
@@ -281,7 +285,9 @@ def test_dbt_daily_models_replace_a_day_a_corrected_file_empties(emulator, clien
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, path)
         obj = ObjectInfo(key=DBT_KEY, version=version, size=path.stat().st_size, updated=0.0)
-        result = bigquery_ingest.load_object(client, DBT_RAW, obj, f"gs://{BUCKET}/{DBT_KEY}")
+        result = bigquery_ingest.load_object(
+            client, DBT_RAW, obj, f"gs://{BUCKET}/{DBT_KEY}", read_head=head_of(gcs_root, DBT_KEY)
+        )
         assert result.status == LOADED, result.error
         return result
 

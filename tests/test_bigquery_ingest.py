@@ -6,6 +6,7 @@ resource and a real run of the ingest_file job."""
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -31,6 +32,7 @@ from dagster_project.lib.ingest.bigquery_load import (
 )
 from dagster_project.lib.ingest.bucket import ObjectInfo
 from dagster_project.lib.ingest.loader import FAILED, LOADED, SKIPPED
+from dagster_project.lib.ingest.schema import EXPECTED_HEADER
 
 PROJECT, DATASET, LOCATION = "estore-test", "estore_raw", "EU"
 RAW = bigquery_ingest.RawDataset(PROJECT, DATASET, LOCATION)
@@ -40,6 +42,7 @@ OBJ = ObjectInfo(key=KEY, version="1700000000000002", size=5_700, updated=0.0)
 DESTINATION = f"{PROJECT}.{DATASET}.{staging_table_id(KEY)}"
 JOB_ID = load_job_id(DESTINATION, URI, OBJ.version)
 OCT_1, OCT_2, OCT_3 = date(2019, 10, 1), date(2019, 10, 2), date(2019, 10, 3)
+HEADER = EXPECTED_HEADER.encode()
 
 
 def manifest_row(version: str, loaded: int, rejected: int, dates: list[date]) -> dict:
@@ -215,6 +218,31 @@ def test_a_malformed_file_fails_and_is_recorded_not_merged():
     assert not any("BEGIN TRANSACTION" in sql for sql in client.sqls())
 
 
+def test_a_file_without_the_rees46_header_fails_before_any_load_job():
+    client = first_load_client()
+    head = b"event_time,event_type,category_id,product_id,category_code,brand,price,user_id\n"
+    result = bigquery_ingest.load_object(client, RAW, OBJ, URI, read_head=lambda: head)
+    assert result.status == FAILED and result.error.startswith("wrong header")
+    assert [r.kind for r in client.requests] == ["query", "query", "query"]  # DDL, row, failed
+    assert client.requests[-1].sql == failed_load_sql(PROJECT, DATASET)
+
+
+@pytest.mark.parametrize(
+    ("key", "head", "problem"),
+    [
+        ("a.csv", HEADER + b"\r\nrow", None),
+        ("a.csv", b"\xef\xbb\xbf" + HEADER + b"\n", None),  # a BOM is tolerated
+        ("a.csv.gz", gzip.compress(HEADER + b"\nrow\n" * 1000)[:200], None),  # a prefix
+        ("a.csv", b"", "empty file"),
+        ("a.csv.gz", HEADER, "not gzip"),
+        ("a.csv", HEADER.replace(b"brand", b"make") + b"\n", "wrong header"),
+    ],
+)
+def test_header_problem(key, head, problem):
+    found = bigquery_ingest.header_problem(key, head)
+    assert found == problem if problem is None else found.startswith(problem)
+
+
 def test_an_object_overwritten_during_the_load_is_left_to_its_newer_run():
     client = first_load_client()
     result = bigquery_ingest.load_object(client, RAW, OBJ, URI, still_current=lambda: False)
@@ -252,6 +280,10 @@ def test_pending_days_are_read_and_cleared_with_typed_parameters():
 
 class StubBucket:
     uri = "gs://estore-landing"
+
+    def read_head(self, key, version):
+        assert (key, version) == (KEY, OBJ.version)
+        return HEADER + b"\n2019-10-02 00:00:00 UTC,view,1,2,,,1.00,3,s\n"
 
     def object_info(self, key):
         return OBJ if key == KEY else None

@@ -282,8 +282,10 @@ def test_overwrite_gives_a_new_version(client, bucket_name):
     assert after.run_key != before.run_key  # a re-drop is a new run...
     assert again.run_key == after.run_key  # ...a re-tick is not
     assert after.size == len(b"second, longer")
-    # The ingest op asks for the live version before and after a BigQuery load job.
+    # The ingest op asks for the live version before and after a BigQuery load job, and
+    # reads the head of the exact version it loads (its header is checked first).
     assert bucket.object_info(key) == after
+    assert bucket.read_head(key, after.version, size=6) == b"second"
     client.bucket(bucket_name).blob(key).delete()
     assert bucket.object_info(key) is None
 

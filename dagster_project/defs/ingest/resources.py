@@ -141,9 +141,12 @@ class BigQueryWarehouse(RawWarehouse):
             current = bucket.object_info(obj.key)
             return current is not None and current.version == obj.version
 
+        def read_head() -> bytes:
+            return bucket.read_head(obj.key, obj.version)
+
         with self.client() as client:
             raw = self.raw(client)
-            result = bigquery_ingest.load_object(client, raw, obj, uri, still_current)
+            result = bigquery_ingest.load_object(client, raw, obj, uri, still_current, read_head)
             return result, bigquery_ingest.pending_since(client, raw)
 
     def clear_pending_days(

@@ -3,6 +3,8 @@ lib/ingest/bigquery_load.py builds, in order, and read the outcome back.
 
 1. Create the raw tables if missing (DDL, no bytes billed).
 2. Read the file's manifest row: a version already loaded is skipped (a retried run).
+   The file's first line must be the REES46 header (the load job skips it unread): otherwise
+   the file fails whole, as in the DuckDB loader.
 3. Submit the load job under its deterministic id; if BigQuery answers 409 (the id exists: a
    retry of this very object version) wait for the existing job instead of loading again.
 4. If the object was overwritten or deleted meanwhile, stop: the newer version has its own run
@@ -20,6 +22,7 @@ so the run fails and the sensor retries it.
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -40,6 +43,7 @@ from dagster_project.lib.ingest.bigquery_load import (
 )
 from dagster_project.lib.ingest.bucket import ObjectInfo
 from dagster_project.lib.ingest.loader import FAILED, LOADED, SKIPPED, LoadResult
+from dagster_project.lib.ingest.schema import EXPECTED_HEADER
 
 SUPERSEDED = "superseded while loading: the newer version has its own run"
 
@@ -91,6 +95,22 @@ def submit_load_job(
         return client.get_job(job_id, location=raw.location)
 
 
+def header_problem(key: str, head: bytes) -> str | None:
+    """Why the object whose first bytes are `head` is not a REES46 file (None when it is)."""
+    if key.endswith(".gz"):
+        try:  # a prefix of a gzip stream: decompress what is there
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+        except zlib.error as error:
+            return f"not gzip: {error}"
+    if not head:
+        return "empty file: no header line"
+    header = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    header = header.lstrip("\ufeff").rstrip("\r")
+    if header != EXPECTED_HEADER:
+        return f"wrong header: expected {EXPECTED_HEADER!r}, found {header[:200]!r}"
+    return None
+
+
 def _days(value: list[date] | None) -> list[date]:
     """A manifest row's event_dates, sorted and distinct (BigQuery's are already; the
     bqemulator returns one entry per row from ARRAY(SELECT DISTINCT ...))."""
@@ -107,8 +127,10 @@ def load_object(
     obj: ObjectInfo,
     uri: str,
     still_current: Callable[[], bool] = lambda: True,
+    read_head: Callable[[], bytes] | None = None,
 ) -> LoadResult:
-    """Load `obj` (at `uri`, e.g. gs://bucket/key) into the raw tables exactly once."""
+    """Load `obj` (at `uri`, e.g. gs://bucket/key) into the raw tables exactly once.
+    `read_head` returns the object version's first bytes (None: the header is not checked)."""
     started = time.monotonic()
 
     def result(status: str, **fields) -> LoadResult:
@@ -133,13 +155,7 @@ def load_object(
             event_dates=_days(previous["event_dates"]),
         )
 
-    staging = staging_table_id(obj.key)
-    destination = raw.table(staging)
-    job = submit_load_job(client, raw, uri, destination, load_job_id(destination, uri, obj.version))
-    try:
-        job.result()
-    except BadRequest as error:  # the job's `invalid`: a line that is not CSV, named by BigQuery
-        message = f"BigQuery load job {job.job_id}: {error.message}"
+    def failed(message: str) -> LoadResult:
         _query(
             client,
             raw,
@@ -147,6 +163,18 @@ def load_object(
             _params(source_file=obj.key, source_version=obj.version, error=message),
         )
         return result(FAILED, error=message)
+
+    problem = header_problem(obj.key, read_head()) if read_head is not None else None
+    if problem is not None:
+        return failed(problem)
+
+    staging = staging_table_id(obj.key)
+    destination = raw.table(staging)
+    job = submit_load_job(client, raw, uri, destination, load_job_id(destination, uri, obj.version))
+    try:
+        job.result()
+    except BadRequest as error:  # the job's `invalid`: a line that is not CSV, named by BigQuery
+        return failed(f"BigQuery load job {job.job_id}: {error.message}")
     if not still_current():
         return result(SKIPPED, error=SUPERSEDED)
 

@@ -91,7 +91,7 @@ def load_job_config() -> bigquery.LoadJobConfig:
         encoding="UTF-8",
         field_delimiter=",",
         quote_character='"',
-        skip_leading_rows=1,  # the header (checked against EXPECTED_HEADER before loading)
+        skip_leading_rows=1,  # the header (bigquery_ingest checks it against EXPECTED_HEADER first)
         allow_jagged_rows=False,
         allow_quoted_newlines=False,
         ignore_unknown_values=False,
