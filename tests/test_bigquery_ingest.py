@@ -7,12 +7,12 @@ resource and a real run of the ingest_file job."""
 from __future__ import annotations
 
 import gzip
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import dagster as dg
 import pytest
-from dagster_gcp import BigQueryResource
 from google.api_core.exceptions import BadRequest, Conflict
 from google.cloud import bigquery
 
@@ -307,8 +307,6 @@ class StubClientWarehouse(BigQueryWarehouse):
     """The real BigQueryWarehouse with only its client swapped for the stub."""
 
     def client(self):
-        from contextlib import nullcontext
-
         return nullcontext(CLIENT["client"])
 
 
@@ -322,9 +320,7 @@ def test_ingest_job_on_bigquery_reports_the_days_like_the_duckdb_path():
             settle_seconds=0,
             max_files_per_tick=1,
         ),
-        "warehouse": StubClientWarehouse(
-            bigquery=BigQueryResource(project=PROJECT, location=LOCATION), raw_dataset=DATASET
-        ),
+        "warehouse": StubClientWarehouse(project=PROJECT, location=LOCATION, raw_dataset=DATASET),
     }
     config = {"ops": {"ingest_file": {"config": {"key": KEY, "version": OBJ.version}}}}
     with dg.DagsterInstance.ephemeral() as instance:
@@ -349,12 +345,29 @@ def test_ingest_job_on_bigquery_reports_the_days_like_the_duckdb_path():
 
 def test_bigquery_warehouse_clears_pending_days_in_the_raw_dataset():
     CLIENT["client"] = StubClient()
-    warehouse = StubClientWarehouse(
-        bigquery=BigQueryResource(project=PROJECT, location=LOCATION), raw_dataset=DATASET
-    )
+    warehouse = StubClientWarehouse(project=PROJECT, location=LOCATION, raw_dataset=DATASET)
     assert warehouse.clear_pending_days(OCT_1, OCT_2, datetime(2019, 10, 2, tzinfo=UTC)) == 2
     (clear,) = CLIENT["client"].requests
     assert clear.sql == clear_pending_sql(PROJECT, DATASET) and clear.location == LOCATION
+
+
+def test_bigquery_warehouse_makes_its_client_with_dagster_gcps_resource(monkeypatch):
+    """Outside tests the client comes from dagster_gcp.BigQueryResource on the settings'
+    project and location (no request is made to build one)."""
+    import dagster_gcp
+
+    made = []
+
+    class Recording(dagster_gcp.BigQueryResource):
+        def get_client(self):
+            made.append((self.project, self.location))
+            return nullcontext("client")
+
+    monkeypatch.setattr(dagster_gcp, "BigQueryResource", Recording)
+    warehouse = BigQueryWarehouse(project=PROJECT, location=LOCATION, raw_dataset=DATASET)
+    with warehouse.client() as client:
+        assert client == "client"
+    assert made == [(PROJECT, LOCATION)]
 
 
 def test_stub_client_is_shaped_like_the_real_one():

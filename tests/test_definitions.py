@@ -150,8 +150,6 @@ PROD_ENV = {
 def test_prod_switch_picks_gcs_bigquery_and_the_prod_target(defs):
     """ESTORE_ENV=prod: the same definitions load with dagster-gcp's resources and dbt's prod
     target, and nothing talks to Google (no client is made until a run asks for one)."""
-    from dagster_gcp import BigQueryResource, GCSResource
-
     from dagster_project.definitions import defs as load_defs
     from dagster_project.defs.ingest.resources import BigQueryWarehouse, LandingBucket
     from dagster_project.lib.settings import environment
@@ -162,16 +160,15 @@ def test_prod_switch_picks_gcs_bigquery_and_the_prod_target(defs):
     resources = prod.resources
     landing, warehouse = resources["landing"], resources["warehouse"]
     assert isinstance(landing, LandingBucket) and landing.uri == "gs://estore-test-landing"
-    assert isinstance(landing.gcs, GCSResource) and landing.gcs.project == "estore-test"
-    assert isinstance(warehouse, BigQueryWarehouse)
-    assert isinstance(warehouse.bigquery, BigQueryResource)
-    assert (warehouse.bigquery.project, warehouse.bigquery.location) == ("estore-test", "EU")
+    assert landing.gcp_project == "estore-test"  # its client: dagster-gcp's GCSResource
+    assert isinstance(warehouse, BigQueryWarehouse)  # its client: dagster-gcp's BigQueryResource
+    assert (warehouse.project, warehouse.location) == ("estore-test", "EU")
     assert warehouse.raw_dataset == "estore_raw"  # what dbt's sources read
     assert resources["dbt"].target == "prod"
     assert prod.resolve_job_def("ingest_file_job")
     assert defs.resources["dbt"].target == "local"  # and the local default is untouched
     assert type(defs.resources["warehouse"]).__name__ == "Warehouse"
-    assert defs.resources["landing"].gcs is None
+    assert defs.resources["landing"].gcp_project is None
 
 
 @pytest.mark.parametrize(

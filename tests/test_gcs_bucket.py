@@ -338,6 +338,24 @@ def test_client_is_made_lazily_from_storage_emulator_host(emulator, client, buck
     assert keys(bucket.list_objects(PREFIX)) == [f"{PREFIX}a.csv"]
 
 
+def test_prod_landing_resource_lists_through_dagster_gcps_gcs_resource(
+    emulator, client, bucket_name
+):
+    from dagster_project.defs.ingest.resources import LandingBucket
+
+    put(client, bucket_name, f"{PREFIX}a.csv")
+    landing = LandingBucket(
+        uri=f"gs://{bucket_name}",
+        prefix=PREFIX,
+        settle_seconds=0,
+        max_files_per_tick=10,
+        gcp_project="test",
+    )
+    bucket = landing.open()
+    assert isinstance(bucket, GcsBucket) and bucket.client.project == "test"
+    assert keys(bucket.list_objects(PREFIX)) == [f"{PREFIX}a.csv"]
+
+
 def test_upload_file(tmp_path, client, bucket_name):
     bucket = GcsBucket(f"gs://{bucket_name}", client)
     local = tmp_path / "2019-10-01.csv"

@@ -4,6 +4,9 @@ ESTORE_ENV picks them (lib/settings.py): locally a folder and the DuckDB file (`
 prod a gs:// bucket read through dagster-gcp's GCSResource and BigQuery through its
 BigQueryResource (`BigQueryWarehouse`). Both warehouses offer what the ingest op and the daily
 dbt asset need: load one object version, list the pending days, clear them after a build.
+
+dagster-gcp and google-cloud-bigquery are imported only when a prod resource makes a client:
+importing them costs seconds and pulls in pandas, and every local process loads this module.
 """
 
 from __future__ import annotations
@@ -12,35 +15,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-from dagster_gcp import BigQueryResource, GCSResource
-from google.cloud import bigquery
 
-from dagster_project.lib.ingest import bigquery_ingest, pending
+from dagster_project.lib.ingest import pending
 from dagster_project.lib.ingest.bucket import Bucket, ObjectInfo, open_bucket
 from dagster_project.lib.ingest.loader import LoadResult, load_file
 from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.settings import Settings, WarehouseKind
 
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+    from dagster_project.lib.ingest.bigquery_ingest import RawDataset
+
 PendingDays = list[tuple[date, datetime]]
 
 
 class LandingBucket(dg.ConfigurableResource):
-    """Where users drop event files: a local folder or gs://bucket (through `gcs` when set)."""
+    """Where users drop event files: a local folder or gs://bucket. With `gcp_project` (prod)
+    the GCS client is dagster-gcp's GCSResource's on that project."""
 
     uri: str
     prefix: str
     settle_seconds: float
     max_files_per_tick: int
-    gcs: GCSResource | None = None
+    gcp_project: str | None = None
 
     def open(self) -> Bucket:
-        if self.gcs is not None and self.uri.startswith("gs://"):
+        if self.gcp_project and self.uri.startswith("gs://"):
+            from dagster_gcp import GCSResource
+
             from dagster_project.lib.ingest.gcs_bucket import GcsBucket
 
-            return GcsBucket(self.uri, client=self.gcs.get_client())
+            client = GCSResource(project=self.gcp_project).get_client()
+            return GcsBucket(self.uri, client=client)
         return open_bucket(self.uri, settle_seconds=self.settle_seconds)
 
 
@@ -108,19 +119,24 @@ class BigQueryWarehouse(RawWarehouse):
     """BigQuery: loads are load jobs from the gs:// URI plus one merge transaction
     (lib/ingest/bigquery_ingest.py); dbt builds the models with its `prod` target."""
 
-    bigquery: BigQueryResource
+    project: str | None
+    location: str | None
     raw_dataset: str
 
     @contextmanager
     def client(self) -> Iterator[bigquery.Client]:
-        with self.bigquery.get_client() as client:
+        from dagster_gcp import BigQueryResource
+
+        with BigQueryResource(project=self.project, location=self.location).get_client() as client:
             yield client
 
-    def raw(self, client: bigquery.Client) -> bigquery_ingest.RawDataset:
-        return bigquery_ingest.RawDataset(
-            project=self.bigquery.project or client.project,
+    def raw(self, client: bigquery.Client) -> RawDataset:
+        from dagster_project.lib.ingest.bigquery_ingest import RawDataset
+
+        return RawDataset(
+            project=self.project or client.project,
             dataset=self.raw_dataset,
-            location=self.bigquery.location or client.location,
+            location=self.location or client.location,
         )
 
     def connect(self):
@@ -144,6 +160,8 @@ class BigQueryWarehouse(RawWarehouse):
         def read_head() -> bytes:
             return bucket.read_head(obj.key, obj.version)
 
+        from dagster_project.lib.ingest import bigquery_ingest
+
         with self.client() as client:
             raw = self.raw(client)
             result = bigquery_ingest.load_object(client, raw, obj, uri, still_current, read_head)
@@ -152,6 +170,8 @@ class BigQueryWarehouse(RawWarehouse):
     def clear_pending_days(
         self, start: date, end_exclusive: date, recorded_before: datetime
     ) -> int:
+        from dagster_project.lib.ingest import bigquery_ingest
+
         with self.client() as client:
             return bigquery_ingest.clear_pending_days(
                 client, self.raw(client), start, end_exclusive, recorded_before
@@ -168,7 +188,8 @@ def warehouse_resource(settings: Settings) -> Warehouse:
 
 def bigquery_warehouse(settings: Settings) -> BigQueryWarehouse:
     return BigQueryWarehouse(
-        bigquery=BigQueryResource(project=settings.gcp_project, location=settings.bq_location),
+        project=settings.gcp_project,
+        location=settings.bq_location,
         raw_dataset=settings.bq_raw_dataset,
     )
 
@@ -179,7 +200,7 @@ def landing_bucket(settings: Settings) -> LandingBucket:
         prefix=settings.landing_prefix,
         settle_seconds=settings.settle_seconds,
         max_files_per_tick=settings.max_files_per_tick,
-        gcs=GCSResource(project=settings.gcp_project) if settings.bucket_is_gcs else None,
+        gcp_project=settings.gcp_project if settings.bucket_is_gcs else None,
     )
 
 
