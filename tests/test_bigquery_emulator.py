@@ -35,6 +35,7 @@ from google.cloud import bigquery
 from dagster_project.lib.ingest import bigquery_ingest
 from dagster_project.lib.ingest.bucket import ObjectInfo
 from dagster_project.lib.ingest.loader import FAILED, LOADED, SKIPPED
+from dagster_project.lib.ingest.parse import DayRange
 
 ROOT = Path(__file__).resolve().parents[1]
 EMULATOR_VENV = ROOT / ".venv-bqemulator"
@@ -286,7 +287,12 @@ def test_dbt_daily_models_replace_a_day_a_corrected_file_empties(emulator, clien
         shutil.copyfile(source, path)
         obj = ObjectInfo(key=DBT_KEY, version=version, size=path.stat().st_size, updated=0.0)
         result = bigquery_ingest.load_object(
-            client, DBT_RAW, obj, f"gs://{BUCKET}/{DBT_KEY}", read_head=head_of(gcs_root, DBT_KEY)
+            client,
+            DBT_RAW,
+            obj,
+            f"gs://{BUCKET}/{DBT_KEY}",
+            read_head=head_of(gcs_root, DBT_KEY),
+            days=DayRange(date(2019, 9, 1), date(2019, 11, 30)),
         )
         assert result.status == LOADED, result.error
         return result

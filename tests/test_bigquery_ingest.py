@@ -33,6 +33,7 @@ from dagster_project.lib.ingest.bigquery_load import (
 from dagster_project.lib.ingest.bucket import ObjectInfo
 from dagster_project.lib.ingest.loader import FAILED, LOADED, SKIPPED
 from dagster_project.lib.ingest.schema import EXPECTED_HEADER
+from dagster_project.lib.settings import Settings
 
 PROJECT, DATASET, LOCATION = "estore-test", "estore_raw", "EU"
 RAW = bigquery_ingest.RawDataset(PROJECT, DATASET, LOCATION)
@@ -341,6 +342,9 @@ def test_ingest_job_on_bigquery_reports_the_days_like_the_duckdb_path():
     assert [o.asset_key for o in observations] == [LANDING_EVENTS]
     load = next(r for r in CLIENT["client"].requests if r.kind == "load")
     assert load.job_id == JOB_ID and load.uri == URI
+    (merge,) = [r for r in CLIENT["client"].requests if "BEGIN TRANSACTION" in (r.sql or "")]
+    start = Settings.from_env().partitions_start  # rows before the first partition: rejected
+    assert f"THEN 'event_time before ESTORE_PARTITIONS_START ({start})'" in merge.sql
 
 
 def test_bigquery_warehouse_clears_pending_days_in_the_raw_dataset():

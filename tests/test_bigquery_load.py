@@ -184,3 +184,19 @@ def test_small_statements_are_parameterised_bigquery():
         "end_day",
         "recorded_before",
     }
+
+
+def test_rows_of_days_without_a_partition_are_rejected_with_the_duckdb_reasons():
+    from datetime import date
+
+    from dagster_project.lib.ingest.parse import DayRange
+
+    days = DayRange(date(2019, 10, 1), date(2019, 10, 31))
+    script = merge_script("p", "estore_raw", "stg", "f.csv", "1", 1, days)
+    sqlglot.parse(script, read="bigquery")
+    assert (
+        "WHEN DATE(typed_event_time) < DATE '2019-10-01' "
+        "THEN 'event_time before ESTORE_PARTITIONS_START (2019-10-01)'"
+    ) in script
+    assert "WHEN DATE(typed_event_time) > DATE '2019-10-31' THEN 'event_time after" in script
+    assert "ESTORE_PARTITIONS_START" not in _script()  # no range given, no such check

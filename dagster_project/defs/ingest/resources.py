@@ -164,7 +164,9 @@ class BigQueryWarehouse(RawWarehouse):
 
         with self.client() as client:
             raw = self.raw(client)
-            result = bigquery_ingest.load_object(client, raw, obj, uri, still_current, read_head)
+            result = bigquery_ingest.load_object(
+                client, raw, obj, uri, still_current, read_head, days
+            )
             return result, bigquery_ingest.pending_since(client, raw)
 
     def clear_pending_days(

@@ -43,6 +43,7 @@ from dagster_project.lib.ingest.bigquery_load import (
 )
 from dagster_project.lib.ingest.bucket import ObjectInfo
 from dagster_project.lib.ingest.loader import FAILED, LOADED, SKIPPED, LoadResult
+from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.ingest.schema import EXPECTED_HEADER
 
 SUPERSEDED = "superseded while loading: the newer version has its own run"
@@ -128,9 +129,11 @@ def load_object(
     uri: str,
     still_current: Callable[[], bool] = lambda: True,
     read_head: Callable[[], bytes] | None = None,
+    days: DayRange | None = None,
 ) -> LoadResult:
     """Load `obj` (at `uri`, e.g. gs://bucket/key) into the raw tables exactly once.
-    `read_head` returns the object version's first bytes (None: the header is not checked)."""
+    `read_head` returns the object version's first bytes (None: the header is not checked);
+    rows outside `days` (the day partitions) are rejected."""
     started = time.monotonic()
 
     def result(status: str, **fields) -> LoadResult:
@@ -181,7 +184,7 @@ def load_object(
     _query(
         client,
         raw,
-        merge_script(raw.project, raw.dataset, staging, obj.key, obj.version, obj.size),
+        merge_script(raw.project, raw.dataset, staging, obj.key, obj.version, obj.size, days),
     )
     (after,) = _query(client, raw, manifest_row_sql(raw.project, raw.dataset), file_param)
     loaded, rejected = after["rows_loaded"], after["rows_rejected"]

@@ -30,6 +30,7 @@ import re
 
 from google.cloud import bigquery
 
+from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.ingest.schema import (
     KNOWN_EVENT_TYPES,
     REQUIRED_COLUMNS,
@@ -106,8 +107,10 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
 
 
-def _reason_sql() -> str:
-    """Why a staged row is not a clean event (NULL when it is), first reason wins."""
+def _reason_sql(days: DayRange | None) -> str:
+    """Why a staged row is not a clean event (NULL when it is), first reason wins. Like the
+    DuckDB loader, a row of a day without a partition (`days`) is rejected, never loaded
+    unbuilt."""
     checks = [f"WHEN {column} IS NULL THEN 'missing {column}'" for column in REQUIRED_COLUMNS]
     for column in SOURCE_COLUMNS:
         checks.append(f"WHEN {column} IS NOT NULL AND typed_{column} IS NULL THEN 'bad {column}'")
@@ -115,6 +118,16 @@ def _reason_sql() -> str:
     checks.append(
         f"WHEN event_type NOT IN ({known}) THEN CONCAT('unknown event_type ', event_type)"
     )
+    if days is not None:
+        day = "DATE(typed_event_time)"
+        checks.append(
+            f"WHEN {day} < DATE '{days.first}' "
+            f"THEN 'event_time before ESTORE_PARTITIONS_START ({days.first})'"
+        )
+        checks.append(
+            f"WHEN {day} > DATE '{days.last}' "
+            f"THEN 'event_time after {days.last} (today, UTC): no day partition for it yet'"
+        )
     return "CASE " + " ".join(checks) + " END"
 
 
@@ -125,8 +138,10 @@ def merge_script(
     source_file: str,
     generation: str | int,
     size_bytes: int | None = None,
+    days: DayRange | None = None,
 ) -> str:
-    """One BigQuery script: stage -> typed rows, then one transaction over the raw tables."""
+    """One BigQuery script: stage -> typed rows, then one transaction over the raw tables.
+    `days`: the days that have a partition (rows of other days are rejected)."""
     raw = f"`{project}.{dataset}"
     events, rejects, manifest = f"{raw}.events`", f"{raw}.load_rejects`", f"{raw}.load_manifest`"
     pending = f"{raw}.pending_days`"
@@ -143,7 +158,7 @@ def merge_script(
 CREATE OR REPLACE TEMP TABLE typed AS
 SELECT
     *,
-    {_reason_sql()} AS reject_reason
+    {_reason_sql(days)} AS reject_reason
 FROM (
   SELECT
     s.*,
