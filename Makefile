@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVENTS ?= 3000000
 DAYS ?= 100
 
-.PHONY: install demo run test lint format dev bench bench-scale clean checkov
+.PHONY: install demo run test lint format dev bench bench-scale clean checkov bqemulator
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ demo: install  ## generate 100 days / 3M events (once), load, build every model,
 run: install  ## process whatever is pending in the bucket
 	$(BIN)/estore run
 
-test: install lint checkov  ## the whole test suite (what CI runs)
+test: install lint checkov bqemulator  ## the whole test suite (what CI runs)
 	$(BIN)/pytest
 
 lint: install
@@ -62,3 +62,18 @@ checkov:  ## static security checks of terraform/ (0 failed checks; skips justif
 	 $(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip && \
 	 $(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION); }
 	$(CHECKOV_VENV)/bin/checkov -d terraform --quiet --compact --skip-download
+
+# The BigQuery emulator (PyPI `bqemulator`, DuckDB + sqlglot behind BigQuery's REST API) in its own
+# virtualenv, run as an HTTP server by tests/test_bigquery_emulator.py. It needs DuckDB's spatial
+# extension at start; the extension site is not reachable here, so the PyPI build of it is put
+# where DuckDB looks (HOME of the emulator process). duckdb is pinned to that build's version.
+BQEMU_VENV := .venv-bqemulator
+BQEMU_DUCKDB := 1.5.5
+bqemulator:  ## the BigQuery emulator's own virtualenv (first run ~1 min)
+	@test -x $(BQEMU_VENV)/bin/bqemulator || { $(PYTHON) -m venv $(BQEMU_VENV) && \
+	 $(BQEMU_VENV)/bin/python -m pip install --quiet --upgrade pip && \
+	 $(BQEMU_VENV)/bin/python -m pip install --quiet bqemulator==1.4.0 duckdb==$(BQEMU_DUCKDB) \
+	   duckdb-extension-spatial==$(BQEMU_DUCKDB) numpy==2.4.6; }
+	@mkdir -p $(BQEMU_VENV)/home/.duckdb/extensions/v$(BQEMU_DUCKDB)/linux_amd64
+	@cp $(BQEMU_VENV)/lib/python3*/site-packages/duckdb_extension_spatial/extensions/v$(BQEMU_DUCKDB)/spatial.duckdb_extension \
+	 $(BQEMU_VENV)/home/.duckdb/extensions/v$(BQEMU_DUCKDB)/linux_amd64/

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from dagster_project.lib.settings import DBT_PROJECT_DIR
@@ -35,6 +36,8 @@ PROJECT_NAME = "estore"
 DAILY_TAG = "daily"
 STORES_NOTHING = {"view", "ephemeral"}  # materializations BigQuery cannot partition
 CLOSED_LOCAL_PORT = "http://127.0.0.1:9"  # the discard port: nothing listens there
+# The [start, end) window the compile renders, as Dagster passes a two-day partition range.
+WINDOW = ("2019-10-03", "2019-10-05")
 
 # DuckDB-only constructs that sqlglot's BigQuery reader still accepts (it is lenient, e.g. it
 # reads `a::int` as a cast and `group by all` as a group), so parsing alone would not catch them.
@@ -164,6 +167,9 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Compiled:
         "prod",
         "--no-introspect",
         "--no-populate-cache",
+        # A two-day window, as Dagster passes it, so the daily models render their filters.
+        "--vars",
+        json.dumps({"min_date": WINDOW[0], "max_date": WINDOW[1]}),
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--project-dir",
@@ -300,3 +306,198 @@ def test_denylist_catches_duckdb_sql(sql):
 def test_denylist_ignores_bigquery_sql_comments_and_strings(sql):
     code = code_without_literals(sql)
     assert not any(pattern.search(code) for pattern in DUCKDB_ONLY.values())
+
+
+# ---- Cost: a day-window build reads only the window's partitions of its daily inputs ----
+#
+# Checked on the sqlglot AST of each compiled daily model (rendered with WINDOW): every read of
+# a daily input (a FROM/JOIN of it) must sit in a SELECT whose WHERE bounds the input's
+# partition column by the window, `col >= <start>` and `col < <end>`, which BigQuery prunes on.
+# The session facts also read, by design, EVERY event of the sessions the window touches
+# however far apart (docs/metrics.md: a session is (user_id, user_session)); those reads cannot
+# be bounded by the window and are listed here, one each, so any other unbounded read fails.
+# Their cost is stated in docs/deploy.md.
+SESSION_REBUILD_READS = {
+    ("fct_session_products", "fct_events"): 1,
+    ("fct_sessions", "fct_session_products"): 1,
+}
+
+
+def _bound(where: exp.Expression | None, column: str, kind: type, day: str) -> bool:
+    """`column <kind> <a literal of day>` is one of the AND-ed conditions of `where`."""
+    if where is None:
+        return False
+    for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if (
+            isinstance(condition, kind)
+            and isinstance(condition.this, exp.Column)
+            and condition.this.name == column
+            and any(day in lit.this for lit in condition.expression.find_all(exp.Literal))
+        ):
+            return True
+    return False
+
+
+def window_reads(sql: str, inputs: dict[str, str]) -> list[tuple[str, bool]]:
+    """(input, read only inside the window?) for each read of an input in `sql`; `inputs` maps
+    an input's table name to its partition column."""
+    reads = []
+    for statement in sqlglot.parse(sql, read="bigquery"):
+        for table in statement.find_all(exp.Table) if statement else ():
+            if table.name not in inputs:
+                continue
+            select = table.find_ancestor(exp.Select)
+            where = select.args.get("where") if select else None
+            column = inputs[table.name]
+            pruned = _bound(where, column, exp.GTE, WINDOW[0]) and _bound(
+                where, column, exp.LT, WINDOW[1]
+            )
+            reads.append((table.name, pruned))
+    return reads
+
+
+def _partition_column(node: dict) -> str | None:
+    """A stored model's partition column; a view's the column it passes its source's through
+    (its event_time, checked against the raw table's DDL below)."""
+    return (node["config"].get("partition_by") or {}).get("field") or node["config"].get(
+        "event_time"
+    )
+
+
+def test_raw_events_partition_column_is_the_sources_event_time(compiled: Compiled):
+    from dagster_project.lib.ingest.bigquery_load import raw_tables_ddl
+
+    (source,) = [s for s in compiled.manifest["sources"].values() if s["name"] == "events"]
+    ddl = sqlglot.parse(raw_tables_ddl("p", "d"), read="bigquery")[0]
+    partition = ddl.find(exp.PartitionedByProperty)
+    assert (
+        partition is not None and partition.find(exp.Column).name == source["config"]["event_time"]
+    )
+    (staging,) = [n for n in compiled.nodes("model") if n["name"] == "stg_events"]
+    assert staging["config"]["event_time"] == source["config"]["event_time"]
+
+
+def test_every_daily_model_prunes_to_the_window_partitions(compiled: Compiled):
+    nodes = {node["unique_id"]: node for node in compiled.nodes("model")}
+    daily = [n for n in nodes.values() if DAILY_TAG in n["tags"]]
+    facts = [n for n in daily if n["config"].get("materialized") not in STORES_NOTHING]
+    assert {n["name"] for n in facts} >= {"fct_events", "fct_user_daily", "fct_sessions"}
+    problems, unbounded = [], {}
+    for node in facts:
+        inputs = {
+            nodes[uid]["alias"]: _partition_column(nodes[uid])
+            for uid in node["depends_on"]["nodes"]
+            if uid in nodes and DAILY_TAG in nodes[uid]["tags"]
+        }
+        assert inputs and all(inputs.values()), f"{node['name']}: inputs {inputs}"
+        reads = window_reads(Path(compiled.target / node["compiled_path"]).read_text(), inputs)
+        if not any(pruned for _, pruned in reads):
+            problems.append(f"{node['name']}: no read of {sorted(inputs)} inside the window")
+        for name, pruned in reads:
+            if not pruned:
+                unbounded[(node["name"], name)] = unbounded.get((node["name"], name), 0) + 1
+    assert not problems, "\n".join(problems)
+    assert unbounded == SESSION_REBUILD_READS, (
+        f"reads of daily inputs not bounded by the window: {unbounded}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (f"select * from t where ts >= timestamp('{WINDOW[0]}') and ts < '{WINDOW[1]}'", True),
+        # one bound only, the wrong column, another window, or the filter in another SELECT
+        (f"select * from t where ts >= timestamp('{WINDOW[0]}')", False),
+        (f"select * from t where other >= '{WINDOW[0]}' and other < '{WINDOW[1]}'", False),
+        ("select * from t where ts >= '2000-01-01' and ts < '2000-01-02'", False),
+        (f"select * from t join (select 1 from u where ts >= '{WINDOW[0]}' and ts < "
+         f"'{WINDOW[1]}') using (x)", False),
+        (f"select * from t where ts >= '{WINDOW[0]}' or ts < '{WINDOW[1]}'", False),
+    ],
+)  # fmt: skip
+def test_window_read_check_can_fail(sql, expected):
+    assert window_reads(sql, {"t": "ts"}) == [("t", expected)]
+
+
+# ---- A day a corrected file empties is emptied on BigQuery too ----
+#
+# The day facts (fct_events, fct_user_daily) replace the window's days with a pre-hook that
+# deletes the window's rows, then insert the new rows (a merge with no key: insert only). The
+# delete depends on the window only, never on the new rows, so days that now have no rows are
+# emptied; the old failure (an insert_overwrite/microbatch that replaces only the partitions the
+# new rows fall in) cannot happen. `dbt compile --no-introspect` renders no hook (it cannot know
+# the table exists), so the hook's statement is rendered by its macro with the same window.
+_HOOK = re.compile(r"^\{\{\s*estore_delete_window\('(\w+)'\)\s*\}\}$")
+
+
+@pytest.fixture(scope="module")
+def window_deletes(compiled: Compiled) -> dict[str, exp.Delete]:
+    day_facts = [
+        node
+        for node in compiled.nodes("model")
+        if DAILY_TAG in node["tags"]
+        and any("estore_delete_window" in hook["sql"] for hook in node["config"]["pre-hook"])
+    ]
+    assert {node["name"] for node in day_facts} == {"fct_events", "fct_user_daily"}
+    calls = []
+    for node in day_facts:
+        (hook,) = node["config"]["pre-hook"]
+        column = _HOOK.match(hook["sql"].strip()).group(1)
+        assert column == node["config"]["partition_by"]["field"], node["name"]
+        assert node["config"]["incremental_strategy"] == "merge", node["name"]
+        assert not node["config"].get("unique_key"), node["name"]  # insert only, no update
+        relation = (
+            f"api.Relation.create(database='{node['database']}', schema='{node['schema']}', "
+            f"identifier='{node['alias']}')"
+        )
+        calls.append(f"{{{{ estore_window_delete_sql({relation}, '{column}') }}}};")
+    # Its own target folder (an inline compile rewrites the manifest), seeded with the parse.
+    tmp = compiled.target.parent
+    inline = tmp / "inline"
+    (inline / "target").mkdir(parents=True, exist_ok=True)
+    shutil.copy(compiled.target / "partial_parse.msgpack", inline / "target")
+    command = [
+        _dbt_executable(),
+        "compile",
+        "--target",
+        "prod",
+        "--no-introspect",
+        "--no-populate-cache",
+        "--quiet",
+        "--vars",
+        json.dumps({"min_date": WINDOW[0], "max_date": WINDOW[1]}),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--inline",
+        "\n".join(calls),
+    ]
+    keyfile = tmp / "service-account.json"
+    result = subprocess.run(
+        command,
+        env=offline_env(inline, keyfile, "estore-offline-compile"),
+        cwd=inline,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    statements = [s for s in sqlglot.parse(result.stdout, read="bigquery") if s is not None]
+    assert all(isinstance(s, exp.Delete) for s in statements), result.stdout
+    return {s.this.name: s for s in statements}
+
+
+def test_day_facts_delete_the_whole_window_whatever_the_new_rows(compiled, window_deletes):
+    assert set(window_deletes) == {"fct_events", "fct_user_daily"}
+    for name, delete in window_deletes.items():
+        (node,) = [n for n in compiled.nodes("model") if n["name"] == name]
+        column = node["config"]["partition_by"]["field"]
+        where = delete.args["where"]
+        assert _bound(where, column, exp.GTE, WINDOW[0]), where.sql("bigquery")
+        assert _bound(where, column, exp.LT, WINDOW[1]), where.sql("bigquery")
+        # Only the window decides: no subquery, no other table, so an empty day is emptied.
+        assert delete.find(exp.Select) is None
+        assert [t.name for t in delete.find_all(exp.Table)] == [name]
+        assert {c.name for c in where.find_all(exp.Column)} == {column}

@@ -86,6 +86,7 @@ def test_merge_script_is_one_transaction_that_parses_as_bigquery():
     begin = kinds.index("Transaction")
     assert kinds[begin:] == [
         "Transaction",
+        "Insert",  # pending days
         "Delete",
         "Delete",
         "Insert",
@@ -106,6 +107,7 @@ def test_merge_script_replaces_the_files_rows_and_keeps_rejects_with_reasons():
             == "source_file = 'landing/events/2019-Oct.csv'"
         )
     inserts = {s.this.this.name: s for s in statements if isinstance(s, exp.Insert)}
+    assert set(inserts) == {"pending_days", "events", "load_rejects"}
     assert "WHERE reject_reason IS NULL" in inserts["events"].sql("bigquery")
     assert "WHERE NOT reject_reason IS NULL" in inserts["load_rejects"].sql("bigquery")
     (merge,) = [s for s in statements if isinstance(s, exp.Merge)]
@@ -128,10 +130,73 @@ def test_merge_script_escapes_the_object_name():
 def test_raw_tables_ddl_parses_and_partitions_events_by_day():
     ddl = raw_tables_ddl("estore-analytics", "estore_raw")
     statements = sqlglot.parse(ddl, read="bigquery")
-    assert [s.this.this.name for s in statements] == ["events", "load_rejects", "load_manifest"]
+    assert [s.this.this.name for s in statements] == [
+        "events",
+        "load_rejects",
+        "load_manifest",
+        "pending_days",
+    ]
     assert "PARTITION BY DATE(event_time)" in statements[0].sql("bigquery")
     # The merge script writes exactly the columns the DDL declares.
     events_columns = [c.name for c in statements[0].this.expressions]
     assert events_columns[: len(SOURCE_COLUMNS)] == list(SOURCE_COLUMNS)
     script = _script()
     assert f"({', '.join(events_columns)})" in script
+
+
+def test_merge_records_the_replaced_and_the_new_days_as_pending_before_replacing():
+    """Inside the transaction and before the DELETEs: the previous version's days (from its
+    manifest row) and the new rows' days, so a day the new version empties is rebuilt too."""
+    statements = [s for s in sqlglot.parse(_script(), read="bigquery") if s is not None]
+    begin = next(i for i, s in enumerate(statements) if isinstance(s, exp.Transaction))
+    pending = statements[begin + 1]
+    assert isinstance(pending, exp.Insert) and pending.this.this.name == "pending_days"
+    (union,) = list(pending.find_all(exp.Union))
+    assert union.args.get("distinct") is not False
+    old_days, new_days = union.left, union.right
+    assert {t.name for t in old_days.find_all(exp.Table)} == {"load_manifest"}
+    assert isinstance(old_days.find(exp.Unnest), exp.Unnest)
+    assert "m.source_file = 'landing/events/2019-Oct.csv'" in old_days.sql("bigquery")
+    assert {t.name for t in new_days.find_all(exp.Table)} == {"typed"}
+    assert "reject_reason IS NULL" in new_days.sql("bigquery")
+
+
+def test_small_statements_are_parameterised_bigquery():
+    from dagster_project.lib.ingest.bigquery_load import (
+        clear_pending_sql,
+        failed_load_sql,
+        manifest_row_sql,
+        pending_since_sql,
+    )
+
+    builders = (manifest_row_sql, pending_since_sql, clear_pending_sql, failed_load_sql)
+    for build in builders:
+        sql = build("estore-analytics", "estore_raw")
+        (statement,) = sqlglot.parse(sql, read="bigquery")
+        assert {t.name for t in statement.find_all(exp.Table)} <= {
+            "load_manifest",
+            "pending_days",
+        }
+        assert "'" not in sql.replace("'failed'", "")  # values come as @parameters only
+    clear = sqlglot.parse_one(clear_pending_sql("p", "d"), read="bigquery")
+    assert {p.name for p in clear.find_all(exp.Parameter)} == {
+        "start_day",
+        "end_day",
+        "recorded_before",
+    }
+
+
+def test_rows_of_days_without_a_partition_are_rejected_with_the_duckdb_reasons():
+    from datetime import date
+
+    from dagster_project.lib.ingest.parse import DayRange
+
+    days = DayRange(date(2019, 10, 1), date(2019, 10, 31))
+    script = merge_script("p", "estore_raw", "stg", "f.csv", "1", 1, days)
+    sqlglot.parse(script, read="bigquery")
+    assert (
+        "WHEN DATE(typed_event_time) < DATE '2019-10-01' "
+        "THEN 'event_time before ESTORE_PARTITIONS_START (2019-10-01)'"
+    ) in script
+    assert "WHEN DATE(typed_event_time) > DATE '2019-10-31' THEN 'event_time after" in script
+    assert "ESTORE_PARTITIONS_START" not in _script()  # no range given, no such check

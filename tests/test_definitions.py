@@ -151,3 +151,51 @@ def test_loading_the_definitions_imports_no_training_or_plotting_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+PROD_ENV = {
+    "ESTORE_ENV": "prod",
+    "ESTORE_BUCKET": "gs://estore-test-landing",
+    "GCP_PROJECT": "estore-test",
+    "ESTORE_BQ_DATASET": "estore",
+    "ESTORE_BQ_LOCATION": "EU",
+}
+
+
+def test_prod_switch_picks_gcs_bigquery_and_the_prod_target(defs):
+    """ESTORE_ENV=prod: the same definitions load with dagster-gcp's resources and dbt's prod
+    target, and nothing talks to Google (no client is made until a run asks for one)."""
+    from dagster_project.definitions import defs as load_defs
+    from dagster_project.defs.ingest.resources import BigQueryWarehouse, LandingBucket
+    from dagster_project.lib.settings import environment
+
+    with environment(**PROD_ENV) as settings:
+        assert (settings.warehouse, settings.dbt_target) == ("bigquery", "prod")
+        prod = load_defs()
+    resources = prod.resources
+    landing, warehouse = resources["landing"], resources["warehouse"]
+    assert isinstance(landing, LandingBucket) and landing.uri == "gs://estore-test-landing"
+    assert landing.gcp_project == "estore-test"  # its client: dagster-gcp's GCSResource
+    assert isinstance(warehouse, BigQueryWarehouse)  # its client: dagster-gcp's BigQueryResource
+    assert (warehouse.project, warehouse.location) == ("estore-test", "EU")
+    assert warehouse.raw_dataset == "estore_raw"  # what dbt's sources read
+    assert resources["dbt"].target == "prod"
+    assert prod.resolve_job_def("ingest_file_job")
+    assert defs.resources["dbt"].target == "local"  # and the local default is untouched
+    assert type(defs.resources["warehouse"]).__name__ == "Warehouse"
+    assert defs.resources["landing"].gcp_project is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [({"ESTORE_BUCKET": None}, "ESTORE_BUCKET must be gs://"), ({"GCP_PROJECT": None}, "GCP_")],
+)
+def test_prod_switch_refuses_a_half_configured_environment(overrides, problem):
+    from dagster_project.defs.ingest.resources import raw_warehouse
+    from dagster_project.lib.settings import environment
+
+    with (
+        environment(**{**PROD_ENV, **overrides}) as settings,
+        pytest.raises(dg.DagsterInvalidDefinitionError, match=problem),
+    ):
+        raw_warehouse(settings)

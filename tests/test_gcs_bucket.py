@@ -282,6 +282,12 @@ def test_overwrite_gives_a_new_version(client, bucket_name):
     assert after.run_key != before.run_key  # a re-drop is a new run...
     assert again.run_key == after.run_key  # ...a re-tick is not
     assert after.size == len(b"second, longer")
+    # The ingest op asks for the live version before and after a BigQuery load job, and
+    # reads the head of the exact version it loads (its header is checked first).
+    assert bucket.object_info(key) == after
+    assert bucket.read_head(key, after.version, size=6) == b"second"
+    client.bucket(bucket_name).blob(key).delete()
+    assert bucket.object_info(key) is None
 
 
 def test_ignores_hidden_temporary_and_non_csv_objects(client, bucket_name):
@@ -329,6 +335,24 @@ def test_prefix_isolation(client, bucket_name):
 def test_client_is_made_lazily_from_storage_emulator_host(emulator, client, bucket_name):
     put(client, bucket_name, f"{PREFIX}a.csv")
     bucket = open_bucket(f"gs://{bucket_name}")  # no client: google-cloud-storage makes one
+    assert keys(bucket.list_objects(PREFIX)) == [f"{PREFIX}a.csv"]
+
+
+def test_prod_landing_resource_lists_through_dagster_gcps_gcs_resource(
+    emulator, client, bucket_name
+):
+    from dagster_project.defs.ingest.resources import LandingBucket
+
+    put(client, bucket_name, f"{PREFIX}a.csv")
+    landing = LandingBucket(
+        uri=f"gs://{bucket_name}",
+        prefix=PREFIX,
+        settle_seconds=0,
+        max_files_per_tick=10,
+        gcp_project="test",
+    )
+    bucket = landing.open()
+    assert isinstance(bucket, GcsBucket) and bucket.client.project == "test"
     assert keys(bucket.list_objects(PREFIX)) == [f"{PREFIX}a.csv"]
 
 

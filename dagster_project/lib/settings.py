@@ -25,8 +25,19 @@ class Environment(StrEnum):
     PROD = "prod"
 
 
-# dbt target per environment: the dbt profile has one output of the same name for each.
+class WarehouseKind(StrEnum):
+    DUCKDB = "duckdb"
+    BIGQUERY = "bigquery"
+
+
+# The one switch, ESTORE_ENV: it picks the warehouse and the dbt target (the dbt profile has one
+# output of the same name for each); the bucket follows ESTORE_BUCKET, which prod requires to
+# be gs:// (`production_problems`).
 DBT_TARGET = {Environment.LOCAL: "local", Environment.PROD: "prod"}
+WAREHOUSE = {Environment.LOCAL: WarehouseKind.DUCKDB, Environment.PROD: WarehouseKind.BIGQUERY}
+# dbt's sources read `<dataset>_raw` on BigQuery (models/staging/_sources.yml); Terraform
+# creates it (the names are checked to agree in tests/test_terraform.py).
+BQ_RAW_SUFFIX = "_raw"
 
 # The defaults, once. Environment variable -> default.
 DEFAULTS = {
@@ -66,6 +77,29 @@ class Settings:
     @property
     def dbt_target(self) -> str:
         return DBT_TARGET[self.env]
+
+    @property
+    def warehouse(self) -> WarehouseKind:
+        return WAREHOUSE[self.env]
+
+    @property
+    def bq_raw_dataset(self) -> str:
+        return f"{self.bq_dataset}{BQ_RAW_SUFFIX}"
+
+    @property
+    def bucket_is_gcs(self) -> bool:
+        return self.bucket.startswith("gs://")
+
+    def production_problems(self) -> list[str]:
+        """What stops ESTORE_ENV=prod from working (empty when nothing does, and locally)."""
+        if self.env != Environment.PROD:
+            return []
+        problems = []
+        if not self.bucket_is_gcs:
+            problems.append(f"ESTORE_BUCKET must be gs://<bucket> in prod, not {self.bucket!r}")
+        if not self.gcp_project:
+            problems.append("GCP_PROJECT must be set in prod (the BigQuery project)")
+        return problems
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -109,6 +109,13 @@
 
 {% macro estore_delete_window(column) -%}
     {%- if estore_is_incremental() -%}
-        delete from {{ this }} where {{ estore_in_window(column) }}
+        {{ estore_window_delete_sql(this, column) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The statement that empties the window's days of `relation` before the insert: it depends on
+    the window only, never on the new rows, so a day a corrected file emptied is emptied too
+    (on BigQuery it prunes to the window's partitions: `column` is the partition column). -#}
+{% macro estore_window_delete_sql(relation, column) -%}
+    delete from {{ relation }} where {{ estore_in_window(column) }}
 {%- endmacro %}

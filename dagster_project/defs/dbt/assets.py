@@ -13,11 +13,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
-from dagster_project.defs.ingest.resources import Warehouse
+from dagster_project.defs.ingest.resources import RawWarehouse
 from dagster_project.lib.dbt.invocation import BUILD_FLAGS, window_args
 from dagster_project.lib.dbt.project import dbt_project, ensure_manifest
 from dagster_project.lib.dbt.translator import translator
-from dagster_project.lib.ingest.pending import clear_pending_days
 from dagster_project.lib.partitions import daily_partitions
 
 ensure_manifest()
@@ -47,17 +46,18 @@ def run_dbt(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionCont
     name="dbt_daily_models",
     pool=WAREHOUSE_POOL,
 )
-def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+def dbt_daily_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: RawWarehouse
+):
     window = context.partition_time_window
     started = datetime.now(UTC)
     yield from run_dbt(
         dbt, ["build", *BUILD_FLAGS, *window_args(window.start, window.end)], context
     )
     # Loads that committed during the build stay pending: the build may not have seen them.
-    with warehouse.connect() as con:
-        cleared = clear_pending_days(
-            con, window.start.date(), window.end.date(), recorded_before=started
-        )
+    cleared = warehouse.clear_pending_days(
+        window.start.date(), window.end.date(), recorded_before=started
+    )
     context.log.info(f"{cleared} pending day rows cleared for {window.start:%Y-%m-%d}..")
 
 

@@ -4,6 +4,10 @@ The load is an op rather than an asset because which days a file covers is only 
 has been read; the op then reports a materialization of `raw/events` for the day partitions that
 changed, and declarative automation rebuilds those days downstream.
 
+The warehouse resource does the load (ESTORE_ENV picks it): DuckDB reads the local file, BigQuery
+runs a load job from the gs:// URI and a merge transaction (lib/ingest/bigquery_ingest.py); the
+op reports the same materializations and metadata either way.
+
 The days that changed are read back from the warehouse (raw.pending_days, written in the load's
 own transaction), not taken from this load alone: if a run crashed after its load committed but
 before Dagster recorded its materializations, the retry (which finds the file loaded and skips
@@ -14,10 +18,9 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
-from dagster_project.lib.ingest.loader import FAILED, LoadResult, load_file
+from dagster_project.defs.ingest.resources import LandingBucket, RawWarehouse
+from dagster_project.lib.ingest.loader import FAILED, LoadResult
 from dagster_project.lib.ingest.parse import DayRange
-from dagster_project.lib.ingest.pending import pending_since
 from dagster_project.lib.partitions import daily_partitions, day_partition_keys
 from dagster_project.lib.settings import Settings
 
@@ -42,7 +45,7 @@ raw_events = dg.AssetSpec(
     deps=[LANDING_EVENTS],
     partitions_def=daily_partitions,
     group_name="ingest",
-    kinds={"duckdb"},
+    kinds={Settings.from_env().warehouse.value},
 )
 
 
@@ -71,27 +74,22 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
 @dg.op(
     pool=WAREHOUSE_POOL,
     description="Load one landed object version into raw.events (exactly once).",
-    tags={"kind": "duckdb"},
+    tags={"kind": Settings.from_env().warehouse.value},
 )
 def ingest_file(
     context: dg.OpExecutionContext,
     config: IngestFileConfig,
     landing: LandingBucket,
-    warehouse: Warehouse,
+    warehouse: RawWarehouse,
 ) -> None:
     bucket = landing.open()
-    path = bucket.local_path(config.key)
-    if path is None:
-        raise dg.Failure(f"{config.key}: only local buckets are loaded through DuckDB")
     current = bucket.object_info(config.key)
     if current is None or current.version != config.version:
         # Overwritten or deleted since the sensor saw it: the newer version has its own run key.
         context.log.info(f"{config.key}@{config.version} was superseded; nothing to load")
         return
     days = DayRange.from_settings(Settings.from_env().partitions_start)
-    with warehouse.connect() as con:
-        result = load_file(con, current, path, days=days)
-        pending = pending_since(con)
+    result, pending = warehouse.load(bucket, current, days)
     metadata = load_metadata(result)
     context.log_event(dg.AssetObservation(asset_key=LANDING_EVENTS, metadata=metadata))
     if result.status == FAILED:

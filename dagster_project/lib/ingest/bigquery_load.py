@@ -11,8 +11,12 @@ Two steps, both built here by pure functions (the Dagster asset only submits the
    result instead of loading twice.
 2. One multi-statement transaction (`merge_script`) types the staged rows with SAFE_CAST and the
    exact timestamp format, replaces the file's rows in raw.events, writes every row that does not
-   type cleanly to raw.load_rejects with the reason, and upserts raw.load_manifest. Either all of
+   type cleanly to raw.load_rejects with the reason, records the days it changed (the previous
+   version's and the new one's) in raw.pending_days, and upserts raw.load_manifest. Either all of
    it commits or none of it does, like the DuckDB loader (lib/ingest/loader.py).
+
+The small parameterised queries around them (the manifest row, the pending days, clearing them
+after a build, a failed file) are built here too; lib/ingest/bigquery_ingest.py submits them.
 
 Known difference from DuckDB: a load job does not expose line numbers, so `source_line` is the
 row's ordinal within the staged table (unique within the file version, not the physical line;
@@ -26,6 +30,7 @@ import re
 
 from google.cloud import bigquery
 
+from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.ingest.schema import (
     KNOWN_EVENT_TYPES,
     REQUIRED_COLUMNS,
@@ -87,7 +92,7 @@ def load_job_config() -> bigquery.LoadJobConfig:
         encoding="UTF-8",
         field_delimiter=",",
         quote_character='"',
-        skip_leading_rows=1,  # the header (checked against EXPECTED_HEADER before loading)
+        skip_leading_rows=1,  # the header (bigquery_ingest checks it against EXPECTED_HEADER first)
         allow_jagged_rows=False,
         allow_quoted_newlines=False,
         ignore_unknown_values=False,
@@ -102,8 +107,10 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
 
 
-def _reason_sql() -> str:
-    """Why a staged row is not a clean event (NULL when it is), first reason wins."""
+def _reason_sql(days: DayRange | None) -> str:
+    """Why a staged row is not a clean event (NULL when it is), first reason wins. Like the
+    DuckDB loader, a row of a day without a partition (`days`) is rejected, never loaded
+    unbuilt."""
     checks = [f"WHEN {column} IS NULL THEN 'missing {column}'" for column in REQUIRED_COLUMNS]
     for column in SOURCE_COLUMNS:
         checks.append(f"WHEN {column} IS NOT NULL AND typed_{column} IS NULL THEN 'bad {column}'")
@@ -111,6 +118,16 @@ def _reason_sql() -> str:
     checks.append(
         f"WHEN event_type NOT IN ({known}) THEN CONCAT('unknown event_type ', event_type)"
     )
+    if days is not None:
+        day = "DATE(typed_event_time)"
+        checks.append(
+            f"WHEN {day} < DATE '{days.first}' "
+            f"THEN 'event_time before ESTORE_PARTITIONS_START ({days.first})'"
+        )
+        checks.append(
+            f"WHEN {day} > DATE '{days.last}' "
+            f"THEN 'event_time after {days.last} (today, UTC): no day partition for it yet'"
+        )
     return "CASE " + " ".join(checks) + " END"
 
 
@@ -121,10 +138,13 @@ def merge_script(
     source_file: str,
     generation: str | int,
     size_bytes: int | None = None,
+    days: DayRange | None = None,
 ) -> str:
-    """One BigQuery script: stage -> typed rows, then one transaction over the raw tables."""
+    """One BigQuery script: stage -> typed rows, then one transaction over the raw tables.
+    `days`: the days that have a partition (rows of other days are rejected)."""
     raw = f"`{project}.{dataset}"
     events, rejects, manifest = f"{raw}.events`", f"{raw}.load_rejects`", f"{raw}.load_manifest`"
+    pending = f"{raw}.pending_days`"
     staged = f"`{project}.{dataset}.{staging_table}`"
     file_, version = _literal(source_file), _literal(str(generation))
     size = "NULL" if size_bytes is None else str(int(size_bytes))
@@ -133,11 +153,12 @@ def merge_script(
     clean_columns = ", ".join(SOURCE_COLUMNS)
     typed_select = ", ".join(f"typed_{column}" for column in SOURCE_COLUMNS)
     return f"""
--- Typed view of the staged file (temp tables live for this script only).
-CREATE TEMP TABLE typed AS
+-- Typed view of the staged file (temp tables live for this script only; OR REPLACE because
+-- the bqemulator keeps them between scripts).
+CREATE OR REPLACE TEMP TABLE typed AS
 SELECT
     *,
-    {_reason_sql()} AS reject_reason
+    {_reason_sql(days)} AS reject_reason
 FROM (
   SELECT
     s.*,
@@ -148,6 +169,16 @@ FROM (
 );
 
 BEGIN TRANSACTION;
+
+-- Days to rebuild: those the replaced version covered (its manifest row) and the new rows' days,
+-- so a day a corrected file empties is rebuilt (emptied) too.
+INSERT INTO {pending} (day, source_file, source_version, recorded_at)
+SELECT d, {file_}, {version}, CURRENT_TIMESTAMP()
+FROM (
+  SELECT d FROM {manifest} AS m, UNNEST(m.event_dates) AS d WHERE m.source_file = {file_}
+  UNION DISTINCT
+  SELECT DATE(typed_event_time) AS d FROM typed WHERE reject_reason IS NULL
+);
 
 -- A new version of the file replaces every row of the previous one.
 DELETE FROM {events} WHERE source_file = {file_};
@@ -241,4 +272,58 @@ CREATE TABLE IF NOT EXISTS {raw}.load_manifest` (
   loaded_at TIMESTAMP,
   attempted_at TIMESTAMP NOT NULL
 );
+
+-- Days whose raw rows changed and whose models have not been rebuilt since (raw.pending_days
+-- locally): written by the merge transaction, cleared by the daily build.
+CREATE TABLE IF NOT EXISTS {raw}.pending_days` (
+  day DATE NOT NULL,
+  source_file STRING NOT NULL,
+  source_version STRING NOT NULL,
+  recorded_at TIMESTAMP NOT NULL
+);
+""".strip()
+
+
+# Parameterised statements (values never pasted into SQL): the tables are the raw dataset's.
+
+
+def manifest_row_sql(project: str, dataset: str) -> str:
+    """The manifest row of @source_file (none before its first load)."""
+    return (
+        "SELECT source_version, status, loaded_version, rows_loaded, rows_rejected, event_dates "
+        f"FROM `{project}.{dataset}.load_manifest` WHERE source_file = @source_file"
+    )
+
+
+def pending_since_sql(project: str, dataset: str) -> str:
+    """Each pending day with the time of its latest change (like pending.pending_since)."""
+    return (
+        "SELECT day, MAX(recorded_at) AS recorded_at "
+        f"FROM `{project}.{dataset}.pending_days` GROUP BY day ORDER BY day"
+    )
+
+
+def clear_pending_sql(project: str, dataset: str) -> str:
+    """Forget the days in [@start_day, @end_day) recorded before the build started."""
+    return (
+        f"DELETE FROM `{project}.{dataset}.pending_days` "
+        "WHERE day >= @start_day AND day < @end_day AND recorded_at < @recorded_before"
+    )
+
+
+def failed_load_sql(project: str, dataset: str) -> str:
+    """Record that @source_version of @source_file could not be loaded (@error says why); the
+    rows of the version loaded before, if any, stay (like the DuckDB loader)."""
+    return f"""
+MERGE `{project}.{dataset}.load_manifest` AS m
+USING (SELECT @source_file AS source_file) AS f
+ON m.source_file = f.source_file
+WHEN MATCHED THEN UPDATE SET
+  source_version = @source_version, status = 'failed', error = @error,
+  attempted_at = CURRENT_TIMESTAMP()
+WHEN NOT MATCHED THEN INSERT (
+  source_file, source_version, status, error, rows_loaded, rows_rejected, attempted_at
+) VALUES (
+  @source_file, @source_version, 'failed', @error, 0, 0, CURRENT_TIMESTAMP()
+)
 """.strip()

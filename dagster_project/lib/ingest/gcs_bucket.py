@@ -104,11 +104,16 @@ class GcsBucket:
             yield _object_info(blob)
 
     def object_info(self, key: str) -> ObjectInfo | None:
-        blob = self.client.bucket(self.name).get_blob(key)
+        blob = self.client.bucket(self.bucket_name).get_blob(key)
         return _object_info(blob) if blob is not None else None
 
     def local_path(self, key: str) -> Path | None:
         return None
+
+    def read_head(self, key: str, version: str, size: int = 64 * 1024) -> bytes:
+        """The first `size` bytes of that exact object version (its generation), as stored."""
+        blob = self.client.bucket(self.bucket_name).blob(key, generation=int(version))
+        return blob.download_as_bytes(start=0, end=size - 1, raw_download=True)
 
     def uri_for(self, key: str) -> str:
         return f"{self.uri}/{key}"
