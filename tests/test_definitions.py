@@ -3,7 +3,7 @@ helpers that decide what dbt is asked to do."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import dagster as dg
 import pytest
@@ -13,6 +13,8 @@ from dagster_project.cli.runner import contiguous_ranges
 from dagster_project.defs.ingest.assets import LANDING_EVENTS, RAW_EVENTS
 from dagster_project.lib.automation import any_day_updated, upstream_or_code_changed
 from dagster_project.lib.dbt.invocation import window_args
+from dagster_project.lib.ingest.parse import DayRange
+from dagster_project.lib.partitions import EVENT_DAYS, day_partition_keys, window_of
 from dagster_project.lib.settings import Settings
 
 
@@ -39,6 +41,9 @@ def test_daily_models_share_the_day_partitions_and_rebuild_any_updated_day(defs)
     graph = defs.resolve_asset_graph()
     fct_events = graph.get(dg.AssetKey("fct_events"))
     assert fct_events.partitions_def == graph.get(RAW_EVENTS).partitions_def
+    # Partitions follow the data (issue 13.3): the days loads touched, not a calendar.
+    assert isinstance(fct_events.partitions_def, dg.DynamicPartitionsDefinition)
+    assert fct_events.partitions_def.name == EVENT_DAYS
     assert fct_events.automation_condition == any_day_updated
     marts = [n for n in graph.asset_nodes if n.key.path[0].startswith(("dim_", "metrics_"))]
     assert marts, "no marts found"
@@ -69,6 +74,38 @@ def test_contiguous_ranges():
         ("2019-11-01", "2019-11-01"),
     ]
     assert contiguous_ranges(set()) == []
+
+
+def test_contiguous_ranges_are_valid_in_the_partitions_insertion_order():
+    """Day partitions are ordered by insertion: a late 09-30 sits after 10-03. A range must be
+    consecutive in that order (else Dagster reads it backwards or across other days) and in
+    dates (else the build's window covers days nobody asked for)."""
+    order = ["2019-10-01", "2019-10-02", "2019-10-04", "2019-10-03", "2019-09-30"]
+    keys = {"2019-09-30", "2019-10-01", "2019-10-02", "2019-10-03", "2019-10-04"}
+    assert contiguous_ranges(keys, order) == [
+        ("2019-09-30", "2019-09-30"),
+        ("2019-10-01", "2019-10-02"),
+        ("2019-10-03", "2019-10-03"),
+        ("2019-10-04", "2019-10-04"),
+    ]
+    assert contiguous_ranges({"2019-10-01", "2019-10-02"}, order) == [("2019-10-01", "2019-10-02")]
+
+
+def test_a_range_of_day_partitions_builds_from_its_first_to_its_last_date():
+    assert window_of(["2019-10-03", "2019-09-30", "2019-10-01"]) == (
+        date(2019, 9, 30),
+        date(2019, 10, 3),
+    )
+    with pytest.raises(ValueError):
+        window_of([])
+
+
+def test_day_partitions_are_the_plausible_days_only():
+    days = DayRange(date(2019, 9, 1), date(2019, 10, 2))
+    keys, outside = day_partition_keys(
+        [date(2019, 10, 1), date(2019, 8, 31), date(2019, 10, 3), date(2019, 10, 1)], days
+    )
+    assert (keys, outside) == (["2019-10-01"], ["2019-08-31", "2019-10-03"])
 
 
 def test_session_models_need_no_neighbouring_days(defs):

@@ -18,6 +18,7 @@ from dagster_project.cli.run import load_definitions
 from dagster_project.cli.runner import PipelineRunner
 from dagster_project.cli.summary import summarize
 from dagster_project.generator import GeneratorConfig, generate
+from dagster_project.lib.partitions import EVENT_DAYS
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +42,18 @@ def scalar(env: EstoreEnv, sql: str):
         return con.execute(sql).fetchone()[0]
     finally:
         con.close()
+
+
+def day_keys(env: EstoreEnv, sql: str) -> list[str]:
+    con = duckdb.connect(str(env.settings.duckdb_path), read_only=True)
+    try:
+        return sorted(day.isoformat() for (day,) in con.execute(sql).fetchall())
+    finally:
+        con.close()
+
+
+def day_partitions() -> list[str]:
+    return dg.DagsterInstance.get().get_dynamic_partitions(EVENT_DAYS)
 
 
 def run_pipeline(env: EstoreEnv, defs: dg.Definitions):
@@ -92,6 +105,9 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     assert first.failed_runs == []
     # The loaded days; then the session models over those days and one day around them.
     assert first.day_ranges == [("2019-10-01", "2019-10-04")]
+    # The day partitions are exactly the days that have events (issue 13.3), in date order.
+    loaded_days = day_keys(env, "select distinct cast(event_time as date) from raw.events")
+    assert day_partitions() == loaded_days
     assert first.mart_runs >= 1 and first.snapshot_runs == 1
     before = counts(env)
     # Nothing lost: every valid input line is loaded or rejected.
@@ -132,3 +148,13 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     assert late.files_loaded == 1
     assert late.day_ranges == [("2019-09-30", "2019-09-30")]
     assert counts(env)["analytics.fct_events"] == before["analytics.fct_events"] + 1
+    # Its partition is added last (insertion order), and the day is built into the marts.
+    assert day_partitions() == [*loaded_days, "2019-09-30"]
+    assert (
+        scalar(
+            env,
+            "select count(*) from analytics.metrics_sales_daily where "
+            "sales_date = date '2019-09-30'",
+        )
+        == 1
+    )

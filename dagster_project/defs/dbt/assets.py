@@ -7,7 +7,7 @@
 - `dbt_snapshots` (selector `snapshots`): SCD2 snapshots, on a daily schedule, never two at once.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -18,7 +18,7 @@ from dagster_project.lib.dbt.invocation import BUILD_FLAGS, window_args
 from dagster_project.lib.dbt.project import dbt_project, ensure_manifest
 from dagster_project.lib.dbt.translator import translator
 from dagster_project.lib.ingest.pending import clear_pending_days
-from dagster_project.lib.partitions import daily_partitions
+from dagster_project.lib.partitions import daily_partitions, window_of
 
 ensure_manifest()
 
@@ -44,17 +44,18 @@ def run_dbt(dbt: DbtCliResource, args: list[str], context: dg.AssetExecutionCont
     pool=WAREHOUSE_POOL,
 )
 def dbt_daily_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    window = context.partition_time_window
+    # Day partitions are ordered by insertion (a late day comes after later days): the window
+    # spans the range's first to last date. Days in between that the range does not name are
+    # rebuilt too (correct, only extra work); `estore run` asks for date-contiguous ranges.
+    first, last = window_of(context.partition_keys)
+    start = datetime(first.year, first.month, first.day)
+    end = datetime(last.year, last.month, last.day) + timedelta(days=1)
     started = datetime.now(UTC)
-    yield from run_dbt(
-        dbt, ["build", *BUILD_FLAGS, *window_args(window.start, window.end)], context
-    )
+    yield from run_dbt(dbt, ["build", *BUILD_FLAGS, *window_args(start, end)], context)
     # Loads that committed during the build stay pending: the build may not have seen them.
     with warehouse.connect() as con:
-        cleared = clear_pending_days(
-            con, window.start.date(), window.end.date(), recorded_before=started
-        )
-    context.log.info(f"{cleared} pending day rows cleared for {window.start:%Y-%m-%d}..")
+        cleared = clear_pending_days(con, first, end.date(), recorded_before=started)
+    context.log.info(f"{cleared} pending day rows cleared for {first}..{last}")
 
 
 @dbt_assets(

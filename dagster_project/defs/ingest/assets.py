@@ -18,7 +18,11 @@ from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.lib.ingest.loader import FAILED, LoadResult, load_file
 from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.ingest.pending import pending_since
-from dagster_project.lib.partitions import daily_partitions, day_partition_keys
+from dagster_project.lib.partitions import (
+    daily_partitions,
+    day_partition_keys,
+    ensure_day_partitions,
+)
 from dagster_project.lib.settings import Settings
 
 WAREHOUSE_POOL = "warehouse"
@@ -100,11 +104,13 @@ def ingest_file(
             metadata=metadata,
             allow_retries=False,
         )
-    keys, outside = day_partition_keys(unreported_days(context.instance, pending))
+    keys, outside = day_partition_keys(unreported_days(context.instance, pending), days)
     if outside:  # rows outside the partitions are rejected: only days a range change dropped
         context.log.warning(
             f"{config.key}: pending days without a partition: {', '.join(outside[:10])}"
         )
+    # The days' partitions exist before they are reported: partitions follow the data.
+    ensure_day_partitions(context.instance, keys)
     for key in keys:
         context.log_event(
             dg.AssetMaterialization(asset_key=RAW_EVENTS, partition=key, metadata=metadata)
