@@ -36,9 +36,9 @@ def ingest(instance, env: EstoreEnv, key: str) -> dg.ExecuteInProcessResult:
         ),
         "warehouse": Warehouse(duckdb_path=str(env.settings.duckdb_path)),
     }
-    job = dg.Definitions(jobs=[ingest_file_job], resources=resources).resolve_job_def(
-        ingest_file_job.name
-    )
+    job = dg.Definitions(
+        assets=[assets.ingest_file], jobs=[ingest_file_job], resources=resources
+    ).resolve_job_def(ingest_file_job.name)
     config = {"key": obj.key, "version": obj.version, "size": obj.size}
     return job.execute_in_process(
         run_config={"ops": {"ingest_file": {"config": config}}},
