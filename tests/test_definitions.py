@@ -13,6 +13,7 @@ from dagster_project.cli.runner import contiguous_ranges
 from dagster_project.defs.ingest.assets import LANDING_EVENTS, RAW_EVENTS
 from dagster_project.lib.automation import any_day_updated, upstream_or_code_changed
 from dagster_project.lib.dbt.invocation import window_args
+from dagster_project.lib.dbt.translator import MAX_NODE_NAME, SHORT_KEYS
 from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.partitions import EVENT_DAYS, day_partition_keys, window_of
 from dagster_project.lib.settings import Settings
@@ -112,7 +113,7 @@ def test_session_models_need_no_neighbouring_days(defs):
     """Sessions are keyed by session with no look-around (a window rebuilds every session it
     touches from all its events), so day D of a session model depends on day D upstream only."""
     graph = defs.resolve_asset_graph()
-    child, parent = dg.AssetKey("fct_session_products"), dg.AssetKey("fct_events")
+    child, parent = dg.AssetKey("fct_sess_products"), dg.AssetKey("fct_events")
     mapping = graph.get_partition_mapping(child, parent)
     assert not isinstance(mapping, dg.TimeWindowPartitionMapping) or (
         mapping.start_offset,
@@ -121,29 +122,31 @@ def test_session_models_need_no_neighbouring_days(defs):
 
 
 # Asset keys and the warehouse tables behind them are the project's public names (dashboards,
-# Tableau and users' SQL read them): a layout change must not rename any silently.
+# Tableau and users' SQL read the tables): a layout change must not rename any silently. Keys
+# longer than the lineage view shows are shortened on purpose (lib/dbt/translator.SHORT_KEYS);
+# their tables keep their names.
 PUBLIC_ASSET_KEYS = {
     "landing/event_files",
     "raw/events",
     "stg_events",
     "fct_events",
     "fct_sessions",
-    "fct_session_products",
+    "fct_sess_products",
     "fct_user_daily",
     "int_user_daily",
     "dim_users",
     "dim_user_rfm",
     "dim_products",
     "dim_categories",
-    "metrics_churn_cohorts",
-    "metrics_conversion_daily",
+    "metrics_churn",
+    "metrics_conversion",
     "metrics_funnel",
-    "metrics_retention_weekly",
-    "metrics_rfm_segments",
-    "metrics_sales_daily",
+    "metrics_retention",
+    "metrics_rfm",
+    "metrics_sales",
     "metrics_headline",
-    "mart_product_performance",
-    "mart_cross_sell_candidates",
+    "mart_products",
+    "mart_cross_sell",
     "snap_user_rfm",
     "snap_user_status",
 }
@@ -152,6 +155,20 @@ PUBLIC_ASSET_KEYS = {
 def test_public_asset_keys_are_unchanged(defs):
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys >= PUBLIC_ASSET_KEYS, sorted(PUBLIC_ASSET_KEYS - keys)
+
+
+def test_dbt_asset_names_fit_the_lineage_view_and_keep_their_tables(defs):
+    """Issue 13.8: every dbt node's name is shown whole (the lineage view cuts past 18
+    characters) and distinct; a shortened key still names its table."""
+    graph = defs.resolve_asset_graph()
+    dbt_nodes = [n for n in graph.asset_nodes if "dagster_dbt/unique_id" in n.metadata]
+    assert len(dbt_nodes) > 20
+    names = [n.key.path[-1] for n in dbt_nodes]
+    assert len(set(names)) == len(names)
+    assert [n for n in names if len(n) > MAX_NODE_NAME] == []
+    for model, short in SHORT_KEYS.items():
+        table = graph.get(dg.AssetKey(short)).metadata["dagster/table_name"]
+        assert str(table).endswith(f".{model}"), (short, table)
 
 
 def test_runner_drives_the_jobs_and_sensor_it_imports(defs):
