@@ -65,8 +65,10 @@ def raw_events_spec() -> dg.AssetSpec:
 
 
 class IngestFileConfig(dg.Config):
-    key: str
-    version: str
+    # Set by the landing sensor. Empty when the asset is launched from the UI ("Materialize
+    # all"): that run loads nothing (files are loaded through the sensor) and downstream builds.
+    key: str = ""
+    version: str = ""
     size: int = 0
 
 
@@ -97,7 +99,10 @@ def ingest_file(
     config: IngestFileConfig,
     landing: LandingBucket,
     warehouse: Warehouse,
-) -> None:
+):
+    if not config.key:
+        context.log.info("No file given: files are loaded by the landing sensor's runs")
+        return
     bucket = landing.open()
     path = bucket.local_path(config.key)
     if path is None:
