@@ -16,7 +16,12 @@ import pytest
 from google.api_core.exceptions import BadRequest, Conflict
 from google.cloud import bigquery
 
-from dagster_project.defs.ingest.assets import LANDING_EVENTS, RAW_EVENTS, ingest_file_job
+from dagster_project.defs.ingest.assets import (
+    LANDING_EVENTS,
+    RAW_EVENTS,
+    ingest_file,
+    ingest_file_job,
+)
 from dagster_project.defs.ingest.resources import BigQueryWarehouse, LandingBucket
 from dagster_project.lib.ingest import bigquery_ingest
 from dagster_project.lib.ingest.bigquery_load import (
@@ -325,9 +330,10 @@ def test_ingest_job_on_bigquery_reports_the_days_like_the_duckdb_path():
     }
     config = {"ops": {"ingest_file": {"config": {"key": KEY, "version": OBJ.version}}}}
     with dg.DagsterInstance.ephemeral() as instance:
-        result = ingest_file_job.execute_in_process(
-            run_config=config, resources=resources, instance=instance
-        )
+        job = dg.Definitions(
+            assets=[ingest_file], jobs=[ingest_file_job], resources=resources
+        ).resolve_job_def(ingest_file_job.name)
+        result = job.execute_in_process(run_config=config, instance=instance)
     assert result.success
     materialized = result.asset_materializations_for_node("ingest_file")
     assert {(m.asset_key, m.partition) for m in materialized} == {

@@ -191,7 +191,7 @@ def test_dashboard_assets_materialize_next_to_the_warehouse(
     for asset in defs:
         spec = next(iter(asset.specs))
         assert spec.group_name == "dashboards"
-        assert {dep.asset_key for dep in spec.deps} >= {dg.AssetKey(["metrics_sales_daily"])}
+        assert {dep.asset_key for dep in spec.deps} >= {dg.AssetKey(["metrics_sales"])}
         assert spec.automation_condition == upstream_or_code_changed
         assert asset.op.pool == "warehouse"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 import dagster as dg
 import pytest
@@ -15,6 +15,9 @@ from dagster_project.cli.runner import contiguous_ranges
 from dagster_project.defs.ingest.assets import LANDING_EVENTS, RAW_EVENTS
 from dagster_project.lib.automation import any_day_updated, upstream_or_code_changed
 from dagster_project.lib.dbt.invocation import window_args
+from dagster_project.lib.dbt.translator import MAX_NODE_NAME, SHORT_KEYS
+from dagster_project.lib.ingest.parse import DayRange
+from dagster_project.lib.partitions import EVENT_DAYS, day_partition_keys, window_of
 from dagster_project.lib.settings import Settings
 
 
@@ -26,7 +29,7 @@ def defs() -> dg.Definitions:
 def test_definitions_load_with_the_full_lineage(defs: dg.Definitions):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"landing/events", "raw/events", "stg_events", "fct_events"} <= keys
+    assert {"landing/event_files", "raw/events", "stg_events", "fct_events"} <= keys
     assert graph.get(RAW_EVENTS).parent_keys == {LANDING_EVENTS}
     assert RAW_EVENTS in graph.get(dg.AssetKey("stg_events")).parent_keys
     assert dg.AssetKey("stg_events") in graph.get(dg.AssetKey("fct_events")).parent_keys
@@ -41,6 +44,9 @@ def test_daily_models_share_the_day_partitions_and_rebuild_any_updated_day(defs)
     graph = defs.resolve_asset_graph()
     fct_events = graph.get(dg.AssetKey("fct_events"))
     assert fct_events.partitions_def == graph.get(RAW_EVENTS).partitions_def
+    # Partitions follow the data (issue 13.3): the days loads touched, not a calendar.
+    assert isinstance(fct_events.partitions_def, dg.DynamicPartitionsDefinition)
+    assert fct_events.partitions_def.name == EVENT_DAYS
     assert fct_events.automation_condition == any_day_updated
     marts = [n for n in graph.asset_nodes if n.key.path[0].startswith(("dim_", "metrics_"))]
     assert marts, "no marts found"
@@ -73,11 +79,43 @@ def test_contiguous_ranges():
     assert contiguous_ranges(set()) == []
 
 
+def test_contiguous_ranges_are_valid_in_the_partitions_insertion_order():
+    """Day partitions are ordered by insertion: a late 09-30 sits after 10-03. A range must be
+    consecutive in that order (else Dagster reads it backwards or across other days) and in
+    dates (else the build's window covers days nobody asked for)."""
+    order = ["2019-10-01", "2019-10-02", "2019-10-04", "2019-10-03", "2019-09-30"]
+    keys = {"2019-09-30", "2019-10-01", "2019-10-02", "2019-10-03", "2019-10-04"}
+    assert contiguous_ranges(keys, order) == [
+        ("2019-09-30", "2019-09-30"),
+        ("2019-10-01", "2019-10-02"),
+        ("2019-10-03", "2019-10-03"),
+        ("2019-10-04", "2019-10-04"),
+    ]
+    assert contiguous_ranges({"2019-10-01", "2019-10-02"}, order) == [("2019-10-01", "2019-10-02")]
+
+
+def test_a_range_of_day_partitions_builds_from_its_first_to_its_last_date():
+    assert window_of(["2019-10-03", "2019-09-30", "2019-10-01"]) == (
+        date(2019, 9, 30),
+        date(2019, 10, 3),
+    )
+    with pytest.raises(ValueError):
+        window_of([])
+
+
+def test_day_partitions_are_the_plausible_days_only():
+    days = DayRange(date(2019, 9, 1), date(2019, 10, 2))
+    keys, outside = day_partition_keys(
+        [date(2019, 10, 1), date(2019, 8, 31), date(2019, 10, 3), date(2019, 10, 1)], days
+    )
+    assert (keys, outside) == (["2019-10-01"], ["2019-08-31", "2019-10-03"])
+
+
 def test_session_models_need_no_neighbouring_days(defs):
     """Sessions are keyed by session with no look-around (a window rebuilds every session it
     touches from all its events), so day D of a session model depends on day D upstream only."""
     graph = defs.resolve_asset_graph()
-    child, parent = dg.AssetKey("fct_session_products"), dg.AssetKey("fct_events")
+    child, parent = dg.AssetKey("fct_sess_products"), dg.AssetKey("fct_events")
     mapping = graph.get_partition_mapping(child, parent)
     assert not isinstance(mapping, dg.TimeWindowPartitionMapping) or (
         mapping.start_offset,
@@ -86,29 +124,31 @@ def test_session_models_need_no_neighbouring_days(defs):
 
 
 # Asset keys and the warehouse tables behind them are the project's public names (dashboards,
-# Tableau and users' SQL read them): a layout change must not rename any silently.
+# Tableau and users' SQL read the tables): a layout change must not rename any silently. Keys
+# longer than the lineage view shows are shortened on purpose (lib/dbt/translator.SHORT_KEYS);
+# their tables keep their names.
 PUBLIC_ASSET_KEYS = {
-    "landing/events",
+    "landing/event_files",
     "raw/events",
     "stg_events",
     "fct_events",
     "fct_sessions",
-    "fct_session_products",
+    "fct_sess_products",
     "fct_user_daily",
     "int_user_daily",
     "dim_users",
     "dim_user_rfm",
     "dim_products",
     "dim_categories",
-    "metrics_churn_cohorts",
-    "metrics_conversion_daily",
+    "metrics_churn",
+    "metrics_conversion",
     "metrics_funnel",
-    "metrics_retention_weekly",
-    "metrics_rfm_segments",
-    "metrics_sales_daily",
+    "metrics_retention",
+    "metrics_rfm",
+    "metrics_sales",
     "metrics_headline",
-    "mart_product_performance",
-    "mart_cross_sell_candidates",
+    "mart_products",
+    "mart_cross_sell",
     "snap_user_rfm",
     "snap_user_status",
 }
@@ -117,6 +157,20 @@ PUBLIC_ASSET_KEYS = {
 def test_public_asset_keys_are_unchanged(defs):
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys >= PUBLIC_ASSET_KEYS, sorted(PUBLIC_ASSET_KEYS - keys)
+
+
+def test_dbt_asset_names_fit_the_lineage_view_and_keep_their_tables(defs):
+    """Issue 13.8: every dbt node's name is shown whole (the lineage view cuts past 18
+    characters) and distinct; a shortened key still names its table."""
+    graph = defs.resolve_asset_graph()
+    dbt_nodes = [n for n in graph.asset_nodes if "dagster_dbt/unique_id" in n.metadata]
+    assert len(dbt_nodes) > 20
+    names = [n.key.path[-1] for n in dbt_nodes]
+    assert len(set(names)) == len(names)
+    assert [n for n in names if len(n) > MAX_NODE_NAME] == []
+    for model, short in SHORT_KEYS.items():
+        table = graph.get(dg.AssetKey(short)).metadata["dagster/table_name"]
+        assert str(table).endswith(f".{model}"), (short, table)
 
 
 def test_runner_drives_the_jobs_and_sensor_it_imports(defs):

@@ -36,9 +36,9 @@ def ingest(instance, env: EstoreEnv, key: str) -> dg.ExecuteInProcessResult:
         ),
         "warehouse": Warehouse(duckdb_path=str(env.settings.duckdb_path)),
     }
-    job = dg.Definitions(jobs=[ingest_file_job], resources=resources).resolve_job_def(
-        ingest_file_job.name
-    )
+    job = dg.Definitions(
+        assets=[assets.ingest_file], jobs=[ingest_file_job], resources=resources
+    ).resolve_job_def(ingest_file_job.name)
     config = {"key": obj.key, "version": obj.version, "size": obj.size}
     return job.execute_in_process(
         run_config={"ops": {"ingest_file": {"config": config}}},
@@ -144,3 +144,25 @@ def test_clear_pending_days_keeps_days_recorded_after_the_build_started(estore_e
         assert pending_days(con) == []
     finally:
         con.close()
+
+
+def test_launched_without_a_file_the_ingest_loads_and_reports_nothing(
+    instance, estore_env: EstoreEnv
+):
+    """`raw/events` is an asset, so the UI's "Materialize all" may launch it with no file: that
+    run succeeds, loads nothing and reports no day."""
+    resources = {
+        "landing": LandingBucket(
+            uri=estore_env.settings.bucket,
+            prefix=estore_env.settings.landing_prefix,
+            settle_seconds=0,
+            max_files_per_tick=50,
+        ),
+        "warehouse": Warehouse(duckdb_path=str(estore_env.settings.duckdb_path)),
+    }
+    job = dg.Definitions(
+        assets=[assets.ingest_file], jobs=[ingest_file_job], resources=resources
+    ).resolve_job_def(ingest_file_job.name)
+    result = job.execute_in_process(instance=instance)
+    assert result.success
+    assert result.asset_materializations_for_node("ingest_file") == []

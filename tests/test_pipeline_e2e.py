@@ -18,6 +18,9 @@ from dagster_project.cli.run import load_definitions
 from dagster_project.cli.runner import PipelineRunner
 from dagster_project.cli.summary import summarize
 from dagster_project.generator import GeneratorConfig, generate
+from dagster_project.lib.dbt.metadata import HEADLINES
+from dagster_project.lib.dbt.translator import model_asset_key
+from dagster_project.lib.partitions import EVENT_DAYS
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +44,43 @@ def scalar(env: EstoreEnv, sql: str):
         return con.execute(sql).fetchone()[0]
     finally:
         con.close()
+
+
+def day_keys(env: EstoreEnv, sql: str) -> list[str]:
+    con = duckdb.connect(str(env.settings.duckdb_path), read_only=True)
+    try:
+        return sorted(day.isoformat() for (day,) in con.execute(sql).fetchall())
+    finally:
+        con.close()
+
+
+def day_partitions() -> list[str]:
+    return dg.DagsterInstance.get().get_dynamic_partitions(EVENT_DAYS)
+
+
+def latest_metadata(key: str) -> dict:
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(key))
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def assert_model_metadata(env: EstoreEnv, counted: dict[str, int]) -> None:
+    """Issue 13.6: each model's materialization says its rows, days and headline figures."""
+    events = latest_metadata("fct_events")
+    assert events["rows_in_window"] == counted["analytics.fct_events"]  # the window is all days
+    assert (events["first_day"], events["last_day"]) == ("2019-10-01", "2019-10-04")
+    sales = latest_metadata("metrics_sales")
+    assert sales["dagster/row_count"] == counted["analytics.metrics_sales_daily"]
+    assert sales["revenue"] == pytest.approx(
+        float(scalar(env, "select sum(revenue) from analytics.metrics_sales_daily")), abs=1e-3
+    )
+    assert sales["days_covered"] == 4
+    users = latest_metadata("dim_users")
+    assert users["dagster/row_count"] == counted["analytics.dim_users"]
+    assert users["buyers"] == scalar(
+        env, "select count(*) from analytics.dim_users where orders > 0"
+    )
+    for mart, figures in HEADLINES.items():  # every headline's SQL ran on the real table
+        assert set(figures) <= set(latest_metadata(model_asset_key(mart).path[0])), mart
 
 
 def run_pipeline(env: EstoreEnv, defs: dg.Definitions):
@@ -92,6 +132,9 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     assert first.failed_runs == []
     # The loaded days; then the session models over those days and one day around them.
     assert first.day_ranges == [("2019-10-01", "2019-10-04")]
+    # The day partitions are exactly the days that have events (issue 13.3), in date order.
+    loaded_days = day_keys(env, "select distinct cast(event_time as date) from raw.events")
+    assert day_partitions() == loaded_days
     assert first.mart_runs >= 1 and first.snapshot_runs == 1
     before = counts(env)
     # Nothing lost: every valid input line is loaded or rejected.
@@ -105,6 +148,7 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     assert before["analytics.fct_events"] == distinct_raw < before["raw.events"]
     for mart in ("dim_users", "dim_user_rfm", "metrics_funnel", "metrics_sales_daily"):
         assert before[f"analytics.{mart}"] > 0, mart
+    assert_model_metadata(env, before)
 
     # A second run loads nothing and rebuilds nothing. The bad file is not requested again
     # (the loader found it bad: only a new version is loaded); the summary still reports it.
@@ -132,3 +176,13 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     assert late.files_loaded == 1
     assert late.day_ranges == [("2019-09-30", "2019-09-30")]
     assert counts(env)["analytics.fct_events"] == before["analytics.fct_events"] + 1
+    # Its partition is added last (insertion order), and the day is built into the marts.
+    assert day_partitions() == [*loaded_days, "2019-09-30"]
+    assert (
+        scalar(
+            env,
+            "select count(*) from analytics.metrics_sales_daily where "
+            "sales_date = date '2019-09-30'",
+        )
+        == 1
+    )

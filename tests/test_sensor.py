@@ -7,7 +7,7 @@ import pytest
 from conftest import EstoreEnv, age, csv_lines, event_row
 from dagster._core.storage.tags import RUN_KEY_TAG
 
-from dagster_project.defs.ingest.assets import ingest_file_job
+from dagster_project.defs.ingest.assets import ingest_file, ingest_file_job
 from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.defs.ingest.sensor import landing_sensor
 from dagster_project.lib.ingest.plan import ListingCursor
@@ -36,15 +36,19 @@ def tick(instance, env: EstoreEnv, cursor: str | None = None, cap: int = 50, set
     return data.run_requests or [], data.cursor
 
 
-def execute(instance, env: EstoreEnv, request: dg.RunRequest) -> bool:
-    """Run a request as the daemon would: same job, config and run-key tag."""
+def ingest_job(env: EstoreEnv) -> dg.JobDefinition:
     resources = {
         "landing": landing(env),
         "warehouse": Warehouse(duckdb_path=str(env.settings.duckdb_path)),
     }
-    job = dg.Definitions(jobs=[ingest_file_job], resources=resources).resolve_job_def(
-        ingest_file_job.name
-    )
+    return dg.Definitions(
+        assets=[ingest_file], jobs=[ingest_file_job], resources=resources
+    ).resolve_job_def(ingest_file_job.name)
+
+
+def execute(instance, env: EstoreEnv, request: dg.RunRequest) -> bool:
+    """Run a request as the daemon would: same job, config and run-key tag."""
+    job = ingest_job(env)
     result = job.execute_in_process(
         run_config=request.run_config,
         instance=instance,
@@ -86,7 +90,7 @@ def test_a_file_whose_run_is_in_progress_is_not_requested_again(instance, estore
     estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
     (request,), _ = tick(instance, estore_env)
     instance.create_run_for_job(
-        ingest_file_job,
+        ingest_job(estore_env),
         run_config=request.run_config,
         tags={RUN_KEY_TAG: request.run_key},
         status=dg.DagsterRunStatus.STARTED,
@@ -134,7 +138,7 @@ def test_a_thousand_files_page_through_ticks_without_skips_or_doubles(instance, 
         for request in requests:
             seen.append(request.run_key)
             instance.create_run_for_job(
-                ingest_file_job,
+                ingest_job(estore_env),
                 run_config=request.run_config,
                 tags={RUN_KEY_TAG: request.run_key},
                 status=dg.DagsterRunStatus.SUCCESS,
@@ -168,7 +172,7 @@ def test_a_run_orphaned_by_a_killed_estore_run_is_failed_and_requested_again(
     estore_env.drop("2019-10-01.csv", csv_lines(event_row()))
     (request,), _ = tick(instance, estore_env)
     orphan = instance.create_run_for_job(
-        ingest_file_job,
+        ingest_job(estore_env),
         run_config=request.run_config,
         tags={RUN_KEY_TAG: request.run_key, IN_PROCESS_TAG: "true"},
         status=dg.DagsterRunStatus.STARTED,
@@ -193,7 +197,7 @@ def test_a_load_that_failed_for_a_transient_reason_is_retried_up_to_a_limit(inst
         requested.append(request.run_key)
         # The run dies or fails with an error of the machine (no dg.Failure of the op).
         instance.create_run_for_job(
-            ingest_file_job,
+            ingest_job(estore_env),
             run_config=request.run_config,
             tags={**request.tags, RUN_KEY_TAG: request.run_key},
             status=dg.DagsterRunStatus.FAILURE,
@@ -221,7 +225,7 @@ def test_the_summary_reports_loads_that_failed_for_a_reason_other_than_the_file(
 
     def attempt(run_key: str, status: dg.DagsterRunStatus) -> None:
         instance.create_run_for_job(
-            ingest_file_job,
+            ingest_job(estore_env),
             run_config=request.run_config,
             tags={**request.tags, RUN_KEY_TAG: run_key},
             status=status,

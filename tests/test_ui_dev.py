@@ -133,7 +133,7 @@ def test_after_a_killed_run_the_ui_loads_and_builds_a_dropped_file(dev):
     def marts_built():
         instance = instance_of(data_dir)
         try:
-            event = instance.get_latest_materialization_event(dg.AssetKey("metrics_sales_daily"))
+            event = instance.get_latest_materialization_event(dg.AssetKey("metrics_sales"))
         finally:
             instance.dispose()
         return event is not None and event.timestamp > dropped and event.timestamp

@@ -41,6 +41,7 @@ from dagster_project.defs.ml.assets import ml_job
 from dagster_project.lib.ingest.bucket import LocalBucket
 from dagster_project.lib.ingest.pending import pending_days
 from dagster_project.lib.ingest.plan import ListingCursor
+from dagster_project.lib.partitions import EVENT_DAYS, day_partition_keys, ensure_day_partitions
 
 # Jobs of the unpartitioned assets, in the order their assets depend on each other.
 WHOLE_TABLE_JOBS = (marts_job, ml_job, dashboards_job)
@@ -79,12 +80,21 @@ class RunReport:
         return [f for f in self.files if not f.ok]
 
 
-def contiguous_ranges(partition_keys: set[str]) -> list[tuple[str, str]]:
-    """Group ISO days into [first, last] runs of consecutive days."""
+def contiguous_ranges(
+    partition_keys: set[str], order: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """Group ISO days into [first, last] runs of consecutive days that are also consecutive in
+    the partitions' own order (`order`: the day partitions are ordered by insertion, so a late
+    day sits after later days; a range is only valid in that order, and one whose days were not
+    consecutive would rebuild the days between). Without `order`, date order is assumed."""
     days = sorted(date.fromisoformat(k) for k in partition_keys)
+    position = {k: i for i, k in enumerate(order)} if order is not None else None
     ranges: list[tuple[date, date]] = []
     for day in days:
-        if ranges and day == ranges[-1][1] + timedelta(days=1):
+        follows = bool(ranges) and day == ranges[-1][1] + timedelta(days=1)
+        if follows and position is not None:
+            follows = position[day.isoformat()] == position[ranges[-1][1].isoformat()] + 1
+        if follows:
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))
@@ -211,8 +221,9 @@ class PipelineRunner:
                 return
             failures = len(self.report.failed_runs)
             daily = {k: p for k, p in requested.items() if k in daily_keys and p}
+            order = self.instance.get_dynamic_partitions(EVENT_DAYS)
             for keys, days in self._daily_groups(daily):
-                for start, end in contiguous_ranges(days):
+                for start, end in contiguous_ranges(days, order):
                     self._execute(
                         daily_job,
                         f"days {start}..{end}",
@@ -241,10 +252,12 @@ class PipelineRunner:
         build killed or interrupted after Dagster recorded the load): request them again, since
         the automation cursor may already count them as handled."""
         with self.defs.resources["warehouse"].connect() as con:  # type: ignore[index]
-            days = {day.isoformat() for day in pending_days(con)}
+            days, _outside = day_partition_keys(pending_days(con))
+        # A load whose run died before it reported its days has not added their partitions.
+        ensure_day_partitions(self.instance, days)
         if days:
             for key in daily_keys:
-                requested[key] = (requested.get(key) or set()) | days
+                requested[key] = (requested.get(key) or set()) | set(days)
 
     def _whole_table_runs(
         self, keys: list[dg.AssetKey]

@@ -18,9 +18,10 @@ from dagster_project.lib.dashboards.marts import (
     existing_tables,
 )
 from dagster_project.lib.dashboards.publish import publish
+from dagster_project.lib.dbt.translator import model_asset_key
 
 GROUP = "dashboards"
-MART_KEYS = [dg.AssetKey([name]) for name in DASHBOARD_MARTS]
+MART_KEYS = [model_asset_key(name) for name in DASHBOARD_MARTS]
 
 
 def _output_dir(warehouse: Warehouse) -> Path:

@@ -1,8 +1,10 @@
 """Landing bucket -> raw.events: one run per landed object version.
 
-The load is an op rather than an asset because which days a file covers is only known once it
-has been read; the op then reports a materialization of `raw/events` for the day partitions that
-changed, and declarative automation rebuilds those days downstream.
+Which days a file covers is only known once it has been read, so the load is an asset whose
+run names no partition: it yields no output and reports a materialization of `raw/events` for
+each day partition that changed (adding the day's partition first), and declarative automation
+rebuilds those days downstream. Being an asset (not an op beside an external AssetSpec), the UI
+shows `raw/events` as materialized by `ingest_file_job`, launched by the landing sensor.
 
 The warehouse resource does the load (ESTORE_ENV picks it): DuckDB reads the local file, BigQuery
 runs a load job from the gs:// URI and a merge transaction (lib/ingest/bigquery_ingest.py); the
@@ -21,37 +23,55 @@ import dagster as dg
 from dagster_project.defs.ingest.resources import LandingBucket, RawWarehouse
 from dagster_project.lib.ingest.loader import FAILED, LoadResult
 from dagster_project.lib.ingest.parse import DayRange
-from dagster_project.lib.partitions import daily_partitions, day_partition_keys
+from dagster_project.lib.partitions import (
+    daily_partitions,
+    day_partition_keys,
+    ensure_day_partitions,
+)
 from dagster_project.lib.settings import Settings
 
 WAREHOUSE_POOL = "warehouse"
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
-LANDING_EVENTS = dg.AssetKey(["landing", "events"])
+LANDING_EVENTS = dg.AssetKey(["landing", "event_files"])
 
 landing_events = dg.AssetSpec(
     LANDING_EVENTS,
-    description="Event files (.csv / .csv.gz) dropped by users under the landing prefix.",
+    description=(
+        "Event files (.csv / .csv.gz) dropped by users under the landing prefix of the bucket. "
+        "The landing sensor requests one ingest_file_job run per new object version."
+    ),
     group_name="ingest",
     kinds={"bucket"},
 )
 
-raw_events = dg.AssetSpec(
-    RAW_EVENTS,
-    description=(
-        "Typed REES46 events with lineage (source_file, source_version, source_line, "
-        "loaded_at), one day partition per event date. Written by the ingest_file job; rows "
-        "that fail parsing or validation go to raw.load_rejects."
-    ),
-    deps=[LANDING_EVENTS],
-    partitions_def=daily_partitions,
-    group_name="ingest",
-    kinds={Settings.from_env().warehouse.value},
-)
+
+def raw_events_spec() -> dg.AssetSpec:
+    """`raw/events`, materialized by ingest_file below (a function, so that the definitions
+    loader does not also pick the spec up as an asset of its own)."""
+    return dg.AssetSpec(
+        RAW_EVENTS,
+        description=(
+            "Typed REES46 events with lineage (source_file, source_version, source_line, "
+            "loaded_at), one day partition per event date that has data. Loaded file by file: the "
+            "landing sensor launches ingest_file_job per landed object version, which reports the "
+            "days it changed (launch it from the sensor, not by hand: a run needs a file). Rows "
+            "that fail parsing or validation go to raw.load_rejects."
+        ),
+        deps=[LANDING_EVENTS],
+        partitions_def=daily_partitions,
+        group_name="ingest",
+        kinds={Settings.from_env().warehouse.value},
+        # The run names no partition and may touch no day: the output is never yielded, the day
+        # partitions are reported as AssetMaterializations.
+        skippable=True,
+    )
 
 
 class IngestFileConfig(dg.Config):
-    key: str
-    version: str
+    # Set by the landing sensor. Empty when the asset is launched from the UI ("Materialize
+    # all"): that run loads nothing (files are loaded through the sensor) and downstream builds.
+    key: str = ""
+    version: str = ""
     size: int = 0
 
 
@@ -71,17 +91,21 @@ def load_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
     }
 
 
-@dg.op(
+@dg.multi_asset(
+    specs=[raw_events_spec()],
+    name="ingest_file",
     pool=WAREHOUSE_POOL,
     description="Load one landed object version into raw.events (exactly once).",
-    tags={"kind": Settings.from_env().warehouse.value},
 )
 def ingest_file(
-    context: dg.OpExecutionContext,
+    context: dg.AssetExecutionContext,
     config: IngestFileConfig,
     landing: LandingBucket,
     warehouse: RawWarehouse,
-) -> None:
+):
+    if not config.key:
+        context.log.info("No file given: files are loaded by the landing sensor's runs")
+        return
     bucket = landing.open()
     current = bucket.object_info(config.key)
     if current is None or current.version != config.version:
@@ -98,11 +122,13 @@ def ingest_file(
             metadata=metadata,
             allow_retries=False,
         )
-    keys, outside = day_partition_keys(unreported_days(context.instance, pending))
+    keys, outside = day_partition_keys(unreported_days(context.instance, pending), days)
     if outside:  # rows outside the partitions are rejected: only days a range change dropped
         context.log.warning(
             f"{config.key}: pending days without a partition: {', '.join(outside[:10])}"
         )
+    # The days' partitions exist before they are reported: partitions follow the data.
+    ensure_day_partitions(context.instance, keys)
     for key in keys:
         context.log_event(
             dg.AssetMaterialization(asset_key=RAW_EVENTS, partition=key, metadata=metadata)
@@ -111,6 +137,7 @@ def ingest_file(
         f"{config.key}: {result.status}, {result.rows_loaded} rows, "
         f"{result.rows_rejected} rejected, {len(keys)} day partitions updated"
     )
+    yield from ()  # no output: the run has no partition of its own
 
 
 def unreported_days(
@@ -141,9 +168,9 @@ def unreported_days(
     ]
 
 
-@dg.job(
+ingest_file_job = dg.define_asset_job(
+    "ingest_file_job",
+    selection=dg.AssetSelection.assets(RAW_EVENTS),
     description="Load one landed file (requested by the landing sensor, one run per version).",
     tags={"estore/step": "ingest"},
 )
-def ingest_file_job():
-    ingest_file()
