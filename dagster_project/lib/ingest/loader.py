@@ -44,6 +44,8 @@ from dagster_project.lib.settings import Settings
 
 LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
 ALREADY_FAILED = "this version already failed: "
+# Below this size DuckDB's CSV reader uses one thread (one read buffer).
+PARALLEL_READ_BYTES = 32 << 20
 
 
 class BadFileError(Exception):
@@ -252,11 +254,19 @@ def _load(
                 raise RuntimeError("this load's rows do not have consecutive row ids")
             return loaded, sorted(d for d in (dates or []) if d is not None), first
 
-        loaded, dates, first = insert(fast_rows_sql(path, days), "0") if fast else (-1, [], 0)
+        # DuckDB reads a gzip file, or one smaller than its read buffer, on one thread: a
+        # window function numbering the lines costs nothing there. Bigger files are read in
+        # parallel chunks and numbered after the insert.
+        numbered = path.name.endswith(".gz") or obj.size < PARALLEL_READ_BYTES
+        if fast:
+            rows_sql = fast_rows_sql(path, days, numbered)
+            loaded, dates, first = insert(rows_sql, "line_no" if numbered else "0")
+        else:
+            loaded, dates, first = -1, [], 0
         lines = physical.result()
         unreadable: list[tuple] = []
         invalid = 0
-        if 1 + loaded == lines:
+        if 1 + loaded == lines and not numbered:
             # Every data line was loaded, so none was skipped, and rows are appended in file
             # order (DuckDB preserves insertion order; checked in ensure_raw_schema): the
             # row's rank in this load is its data line.
@@ -265,7 +275,7 @@ def _load(
                 f"update {EVENTS_TABLE} set source_line = rowid - ? + 2 where rowid > ?",
                 [first, last_committed],
             )
-        else:  # a line was not loaded: parse line by line
+        elif 1 + loaded != lines:  # a line was not loaded: parse line by line
             if fast:
                 _run(con, f"delete from {EVENTS_TABLE} where rowid > ?", [last_committed])
             parsed = parsed_lines_sql(path, reader_rejects, scans, days)
