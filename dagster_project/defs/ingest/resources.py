@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from dagster_project.lib.ingest.bucket import Bucket, open_bucket
+from dagster_project.lib.ingest.loader import CONNECTION_CONFIG
 from dagster_project.lib.settings import Settings
 
 
@@ -35,7 +36,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        config = {}
+        config = dict(CONNECTION_CONFIG)
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
         if self.temp_directory:

@@ -46,6 +46,10 @@ LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
 ALREADY_FAILED = "this version already failed: "
 # Below this size DuckDB's CSV reader uses one thread (one read buffer).
 PARALLEL_READ_BYTES = 32 << 20
+# DuckDB checkpoints when the write-ahead log passes 16 MB, i.e. after nearly every small file's
+# commit (each load's rows go through the log uncompressed). Loading a stream of daily files on
+# one connection, one checkpoint at the end (or at close) is enough: use this connection config.
+CONNECTION_CONFIG = {"checkpoint_threshold": "1GB"}
 
 
 class BadFileError(Exception):
