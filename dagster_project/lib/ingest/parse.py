@@ -60,10 +60,13 @@ def fast_rows_sql(path: Path, days: DayRange, numbered: bool = False) -> str:
     )
     # The reader drops lines it cannot take (wrong field count, invalid UTF-8) and blank lines:
     # the counts then differ and the loader falls back. quote = '' keeps `"` in the values,
-    # where the checks below reject it (REES46 fields are never quoted).
+    # where the checks below reject it (REES46 fields are never quoted). strict_mode makes a
+    # lone carriage return an error (the loader then parses line by line) instead of a split
+    # that could offset a skipped line in the counts.
     read = (
         f"read_csv({_quote(str(path))}, header = true, auto_detect = false, delim = ',', "
-        f"quote = '', escape = '', columns = {{{columns}}}, ignore_errors = true)"
+        f"quote = '', escape = '', columns = {{{columns}}}, ignore_errors = true, "
+        "strict_mode = true)"
     )
     known = ", ".join(_quote(t) for t in KNOWN_EVENT_TYPES)
     # The text columns are cast, and each value must print back as written (as in `ok_sql`;
