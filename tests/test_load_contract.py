@@ -241,3 +241,72 @@ def test_every_line_of_a_generated_month_is_accounted_for(estore_env: EstoreEnv)
     assert rows
     for line_no, text in rows:
         assert lines[line_no - 1] == text
+
+
+def test_the_fast_path_loads_no_line_the_line_by_line_parse_would_reject(tmp_path: Path):
+    """Clean files are read by DuckDB's typed CSV reader (fast_rows_sql), the others line by
+    line (parsed_lines_sql): the fast path must never accept a line the exact parse rejects,
+    or a file's rows would depend on whether another line of it is bad."""
+    from dagster_project.lib.ingest.parse import DayRange, fast_rows_sql, parsed_lines_sql
+    from dagster_project.lib.ingest.schema import SOURCE_COLUMNS
+
+    good = [
+        event_row(product_id=0, user_id=-5, price="0"),
+        event_row(price="35.8"),
+        event_row(price="-0.05"),
+        event_row(price="-0.5"),
+        event_row(price="5."),  # 5.00, as the exact parse reads it
+        event_row(price="", category_code="", brand="", session=""),
+        event_row().replace("2053013555631882655", ""),
+        event_row(product_id=9223372036854775807),
+    ]
+    odd_integers = ["007", "-0", "+12", " 12", "12 ", "1e3", "1.5", "1_000", "0x10", "--5", "5-"]
+    odd_prices = [".5", "00.5", "-0", "-0.0", "-0.00", "+5", "1.234", "1e2", " 5", "0x1"]
+    odd_times = [
+        "2019-10-1  10:00:00",
+        "2019-10-01 24:00:00",
+        "2019-10-01 10:00:60",
+        " 2019-10-01 10:00:00",
+    ]
+    bad = (
+        [event_row(product_id=x) for x in odd_integers]
+        + [event_row(user_id=x) for x in odd_integers]
+        + [event_row().replace("2053013555631882655", x) for x in odd_integers]
+        + [event_row(price=x) for x in odd_prices]
+        + [event_row(when=x) for x in odd_times]
+        + [
+            event_row(brand='a"b'),
+            event_row(event_type="View"),
+            event_row(when="2019-08-31 10:00:00"),
+        ]
+    )
+    path = tmp_path / "odd.csv"
+    path.write_text("\n".join(csv_lines(*good, *bad)) + "\n")
+    days = DayRange(date(2019, 9, 1), date(2030, 1, 1))
+    columns = ", ".join(SOURCE_COLUMNS)
+    con = duckdb.connect()
+    fast = con.execute(f"select {columns} from ({fast_rows_sql(path, days)})").fetchall()
+    exact = con.execute(
+        f"select {columns} from ({parsed_lines_sql(path, 'r', 's', days)}) where ok"
+    ).fetchall()
+    assert sorted(fast, key=repr) == sorted(exact, key=repr)
+    assert len(fast) == len(good)
+
+
+def test_fast_path_line_numbers_hold_across_parallel_reads(estore_env: EstoreEnv, monkeypatch):
+    """A clean file big enough for DuckDB to read in several parallel chunks and row groups:
+    every row's source_line is its physical line (product_id = line number here)."""
+
+    def no_fallback(*args):
+        raise AssertionError("a clean file must not need the line-by-line parse")
+
+    monkeypatch.setattr(loader, "parsed_lines_sql", no_fallback)
+    rows = [event_row(product_id=line) for line in range(2, 300_002)]
+    path = estore_env.drop("big.csv", csv_lines(*rows))
+    result = load(estore_env, path)
+    assert (result.status, result.rows_loaded, result.rows_rejected) == (LOADED, 300_000, 0)
+    assert query(
+        estore_env,
+        "select count(*), count_if(source_line = product_id), min(source_line), max(source_line)"
+        " from raw.events",
+    ) == [(300_000, 300_000, 2, 300_001)]

@@ -16,11 +16,14 @@ def test_warehouse_connections_use_the_memory_settings(tmp_path: Path, monkeypat
     settings = Settings.from_env()
     assert settings.duckdb_temp_dir == tmp_path / "tmp"
     with warehouse_resource(settings).connect() as con:
-        limit, temp = con.execute(
-            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        limit, temp, checkpoint = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory'),"
+            " current_setting('checkpoint_threshold')"
         ).fetchone()
     assert limit == "953.6 MiB"  # 1 GB
     assert Path(temp) == tmp_path / "tmp"
+    # Small files' commits do not each checkpoint (see loader.CONNECTION_CONFIG).
+    assert checkpoint == "953.6 MiB"
 
     monkeypatch.setenv("ESTORE_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
     monkeypatch.delenv("ESTORE_DUCKDB_MEMORY_LIMIT")

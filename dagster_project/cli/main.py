@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--gzip", action="store_true", help="with --scale: a .csv.gz file")
     bench.add_argument(
+        "--only", choices=["load"], default=None, help="load: only the raw load vs bare CTAS"
+    )
+    bench.add_argument(
         "--events-per-day", type=int, default=20_000, help="events/day for incremental cost"
     )
     bench.add_argument(

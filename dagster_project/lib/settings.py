@@ -130,6 +130,7 @@ class Settings:
         return {
             "ESTORE_DBT_TARGET": self.dbt_target,
             "ESTORE_DUCKDB_PATH": str(self.duckdb_path),
+            "ESTORE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "ESTORE_BQ_DATASET": self.bq_dataset,
             "ESTORE_BQ_LOCATION": self.bq_location,
             **({"GCP_PROJECT": self.gcp_project} if self.gcp_project else {}),

@@ -22,7 +22,7 @@ import duckdb
 
 from dagster_project.lib.ingest import pending
 from dagster_project.lib.ingest.bucket import Bucket, ObjectInfo, open_bucket
-from dagster_project.lib.ingest.loader import LoadResult, load_file
+from dagster_project.lib.ingest.loader import CONNECTION_CONFIG, LoadResult, load_file
 from dagster_project.lib.ingest.parse import DayRange
 from dagster_project.lib.settings import Settings, WarehouseKind
 
@@ -80,7 +80,7 @@ class Warehouse(RawWarehouse):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        config = {}
+        config = dict(CONNECTION_CONFIG)
         if self.memory_limit:
             config["memory_limit"] = self.memory_limit
         if self.temp_directory:

@@ -24,7 +24,12 @@ import duckdb
 
 from dagster_project.lib.ingest.bucket import ObjectInfo
 from dagster_project.lib.ingest.lines import COUNT_ERRORS, count_in_background, count_physical_lines
-from dagster_project.lib.ingest.parse import DayRange, parsed_lines_sql, reason_sql
+from dagster_project.lib.ingest.parse import (
+    DayRange,
+    fast_rows_sql,
+    parsed_lines_sql,
+    reason_sql,
+)
 from dagster_project.lib.ingest.pending import record_pending_days, utc_now
 from dagster_project.lib.ingest.schema import (
     DDL,
@@ -39,6 +44,12 @@ from dagster_project.lib.settings import Settings
 
 LOADED, FAILED, SKIPPED = "loaded", "failed", "skipped"
 ALREADY_FAILED = "this version already failed: "
+# Below this size DuckDB's CSV reader uses one thread (one read buffer).
+PARALLEL_READ_BYTES = 32 << 20
+# DuckDB checkpoints when the write-ahead log passes 16 MB, i.e. after nearly every small file's
+# commit (each load's rows go through the log uncompressed). Loading a stream of daily files on
+# one connection, one checkpoint at the end (or at close) is enough: use this connection config.
+CONNECTION_CONFIG = {"checkpoint_threshold": "1GB"}
 
 
 class BadFileError(Exception):
@@ -74,6 +85,9 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     _run(con, DDL)
+    # The fast path numbers lines by the order rows are appended in.
+    if not _run(con, "select current_setting('preserve_insertion_order')")[0][0]:
+        raise RuntimeError("the loader needs DuckDB's preserve_insertion_order = true")
 
 
 def read_header(path: Path) -> str:
@@ -156,7 +170,13 @@ def load_file(
         # Rows of an earlier version exist only if the manifest says one was loaded (they commit
         # together): a new file never scans raw.events.
         replaced = list(previous[4] or []) if previous and previous[3] else None
-        result = _load(con, obj, path, replaced, days, before_commit)
+        try:
+            result = _load(con, obj, path, replaced, days, before_commit)
+        except (duckdb.InvalidInputException, duckdb.ConversionException):
+            # DuckDB's CSV reader gave up on the file: the line-by-line parse says why (the
+            # file's fault) or loads it. Nothing was committed.
+            _rollback_quietly(con)
+            result = _load(con, obj, path, replaced, days, before_commit, fast=False)
     except (BadFileError, duckdb.Error, *COUNT_ERRORS) as exc:
         _rollback_quietly(con)
         if not is_bad_file_error(exc):
@@ -196,18 +216,20 @@ def _load(
     replaced: list[date] | None,
     days: DayRange,
     before_commit: Callable[[], None] | None,
+    fast: bool = True,
 ) -> LoadResult:
     """One read of the file straight into raw.events, in one transaction with everything else.
 
-    Clean files (the common case) are read once. Lines that are not loaded are found by the
-    counts (loaded + header != physical lines) and only then written to raw.load_rejects by a
-    second read; the counts must then reconcile exactly or the file fails whole."""
+    Clean files (the common case) are read once, by DuckDB's parallel CSV reader
+    (`fast_rows_sql`). If the counts show a line was not loaded (loaded + header != physical
+    lines), those rows are discarded in the same transaction and the file is parsed line by
+    line (`parsed_lines_sql`), which numbers every physical line and gives each line that is
+    not loaded its reason; the counts must then reconcile exactly or the file fails whole."""
     tag = uuid.uuid4().hex[:12]
     reader_rejects, scans = f"line_rejects_{tag}", f"line_scans_{tag}"
     physical = count_in_background(path, count_physical_lines)
     now = utc_now()
     lineage = [obj.key, obj.version]
-    parsed = parsed_lines_sql(path, reader_rejects, scans, days)
     columns = ", ".join(SOURCE_COLUMNS)
     try:
         _run(con, "begin transaction")
@@ -217,52 +239,80 @@ def _load(
         # Rows appended in this transaction get row ids above every committed one: the counts
         # and days below read this load's rows only, never the history.
         last_committed = _run(con, f"select coalesce(max(rowid), -1) from {EVENTS_TABLE}")[0][0]
-        _run(
-            con,
-            f"""insert into {EVENTS_TABLE}
-                select {columns}, ?, ?, line_no, ?
-                from ({parsed}) where ok""",
-            [*lineage, now],
-        )
-        loaded, dates = _run(
-            con,
-            f"""select count(*), list(distinct cast(event_time as date))
-                from {EVENTS_TABLE} where rowid > ?""",
-            [last_committed],
-        )[0]
-        dates = sorted(d for d in (dates or []) if d is not None)
 
-        # Lines the reader itself could not take (invalid UTF-8, a stray separator byte) are
-        # missing from its numbering: shift the numbers of the lines after them.
-        unreadable = _run(
-            con,
-            f"""select line, string_agg(error_type || ': ' || error_message, '; '),
-                       any_value(csv_line)
-                from {reader_rejects} group by line order by line""",
-        )
-        shift = _shift_sql(unreadable)
-        if unreadable:
+        def insert(rows_sql: str, line_no: str = "line_no") -> tuple[int, list[date], int]:
             _run(
                 con,
-                f"update {EVENTS_TABLE} set source_line = source_line + {shift('source_line')} "
-                "where rowid > ?",
-                [last_committed],
-            )
-            con.executemany(
-                f"insert into {REJECTS_TABLE} values (?, ?, ?, ?, ?, ?)",
-                [[*lineage, line, reason, text, now] for line, reason, text in unreadable],
-            )
-        lines = physical.result()
-        invalid = 0
-        if 1 + loaded + len(unreadable) != lines:
-            invalid = _run(
-                con,
-                f"""insert into {REJECTS_TABLE}
-                    select ?, ?, line_no + {shift("line_no")}, {reason_sql(days)},
-                           coalesce(line, ''), ?
-                    from ({parsed}) where not ok""",
+                f"insert into {EVENTS_TABLE} select {columns}, ?, ?, {line_no}, ? "
+                f"from ({rows_sql})",
                 [*lineage, now],
-            )[0][0]
+            )
+            loaded, dates, first, last = _run(
+                con,
+                f"""select count(*), list(distinct cast(event_time as date)),
+                           min(rowid), max(rowid)
+                    from {EVENTS_TABLE} where rowid > ?""",
+                [last_committed],
+            )[0]
+            if loaded and last - first + 1 != loaded:
+                raise RuntimeError("this load's rows do not have consecutive row ids")
+            return loaded, sorted(d for d in (dates or []) if d is not None), first
+
+        # DuckDB reads a gzip file, or one smaller than its read buffer, on one thread: a
+        # window function numbering the lines costs nothing there. Bigger files are read in
+        # parallel chunks and numbered after the insert.
+        numbered = path.name.endswith(".gz") or obj.size < PARALLEL_READ_BYTES
+        if fast:
+            rows_sql = fast_rows_sql(path, days, numbered)
+            loaded, dates, first = insert(rows_sql, "line_no" if numbered else "0")
+        else:
+            loaded, dates, first = -1, [], 0
+        lines = physical.result()
+        unreadable: list[tuple] = []
+        invalid = 0
+        if 1 + loaded == lines and not numbered:
+            # Every data line was loaded, so none was skipped, and rows are appended in file
+            # order (DuckDB preserves insertion order; checked in ensure_raw_schema): the
+            # row's rank in this load is its data line.
+            _run(
+                con,
+                f"update {EVENTS_TABLE} set source_line = rowid - ? + 2 where rowid > ?",
+                [first, last_committed],
+            )
+        elif 1 + loaded != lines:  # a line was not loaded: parse line by line
+            if fast:
+                _run(con, f"delete from {EVENTS_TABLE} where rowid > ?", [last_committed])
+            parsed = parsed_lines_sql(path, reader_rejects, scans, days)
+            loaded, dates, _ = insert(f"select * from ({parsed}) where ok")
+            # Lines the reader itself could not take (invalid UTF-8, a stray separator byte)
+            # are missing from its numbering: shift the numbers of the lines after them.
+            unreadable = _run(
+                con,
+                f"""select line, string_agg(error_type || ': ' || error_message, '; '),
+                           any_value(csv_line)
+                    from {reader_rejects} group by line order by line""",
+            )
+            shift = _shift_sql(unreadable)
+            if unreadable:
+                _run(
+                    con,
+                    f"update {EVENTS_TABLE} set source_line = source_line + "
+                    f"{shift('source_line')} where rowid > ?",
+                    [last_committed],
+                )
+                con.executemany(
+                    f"insert into {REJECTS_TABLE} values (?, ?, ?, ?, ?, ?)",
+                    [[*lineage, line, reason, text, now] for line, reason, text in unreadable],
+                )
+            if 1 + loaded + len(unreadable) != lines:
+                invalid = _run(
+                    con,
+                    f"""insert into {REJECTS_TABLE}
+                        select ?, ?, line_no + {shift("line_no")}, {reason_sql(days)},
+                               coalesce(line, ''), ?
+                        from ({parsed}) where not ok""",
+                    [*lineage, now],
+                )[0][0]
         rejected = invalid + len(unreadable)
         if 1 + loaded + rejected != lines:
             raise BadFileError(
