@@ -24,9 +24,8 @@ def instance():
         yield instance
 
 
-def ingest(instance, env: EstoreEnv, key: str) -> dg.ExecuteInProcessResult:
-    bucket = LocalBucket(env.settings.bucket, settle_seconds=0)
-    obj = bucket.object_info(key)
+def ingest_job(env: EstoreEnv) -> dg.JobDefinition:
+    """ingest_file_job on the test's bucket and warehouse."""
     resources = {
         "landing": LandingBucket(
             uri=env.settings.bucket,
@@ -36,9 +35,15 @@ def ingest(instance, env: EstoreEnv, key: str) -> dg.ExecuteInProcessResult:
         ),
         "warehouse": Warehouse(duckdb_path=str(env.settings.duckdb_path)),
     }
-    job = dg.Definitions(
+    return dg.Definitions(
         assets=[assets.ingest_file], jobs=[ingest_file_job], resources=resources
     ).resolve_job_def(ingest_file_job.name)
+
+
+def ingest(instance, env: EstoreEnv, key: str) -> dg.ExecuteInProcessResult:
+    bucket = LocalBucket(env.settings.bucket, settle_seconds=0)
+    obj = bucket.object_info(key)
+    job = ingest_job(env)
     config = {"key": obj.key, "version": obj.version, "size": obj.size}
     return job.execute_in_process(
         run_config={"ops": {"ingest_file": {"config": config}}},
@@ -151,18 +156,6 @@ def test_launched_without_a_file_the_ingest_loads_and_reports_nothing(
 ):
     """`raw/events` is an asset, so the UI's "Materialize all" may launch it with no file: that
     run succeeds, loads nothing and reports no day."""
-    resources = {
-        "landing": LandingBucket(
-            uri=estore_env.settings.bucket,
-            prefix=estore_env.settings.landing_prefix,
-            settle_seconds=0,
-            max_files_per_tick=50,
-        ),
-        "warehouse": Warehouse(duckdb_path=str(estore_env.settings.duckdb_path)),
-    }
-    job = dg.Definitions(
-        assets=[assets.ingest_file], jobs=[ingest_file_job], resources=resources
-    ).resolve_job_def(ingest_file_job.name)
-    result = job.execute_in_process(instance=instance)
+    result = ingest_job(estore_env).execute_in_process(instance=instance)
     assert result.success
     assert result.asset_materializations_for_node("ingest_file") == []
