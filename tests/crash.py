@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,17 +50,32 @@ def wait_for_run(data_dir: Path, job_name: str, process: subprocess.Popen, after
     """Block until a run of `job_name` is in progress (then wait `after` seconds); False if the
     process ended first."""
     while process.poll() is None:
-        if (data_dir / "dagster_home" / "history").exists():
-            instance = instance_of(data_dir)
-            started = instance.get_run_records(
-                filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED])
-            )
-            instance.dispose()
-            if started:
-                time.sleep(after)
-                return process.poll() is None
+        if runs_started(data_dir, job_name):
+            time.sleep(after)
+            return process.poll() is None
         time.sleep(0.1)
     return False
+
+
+def runs_started(data_dir: Path, job_name: str) -> int:
+    """Runs of `job_name` in progress, read from Dagster's run database read-only: opening a
+    DagsterInstance here while `estore` is still creating that database would race it (both
+    stamp its schema version: "more than one head present")."""
+    path = data_dir / "dagster_home" / "history" / "runs.db"
+    if not path.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            ((count,),) = con.execute(
+                "select count(*) from runs where pipeline_name = ? and status = 'STARTED'",
+                (job_name,),
+            ).fetchall()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # not created yet, or busy: ask again
+        return 0
+    return count
 
 
 def kill_during(data_dir: Path, job_name: str, after: float = 0.0) -> bool:
