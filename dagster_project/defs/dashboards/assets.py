@@ -23,6 +23,15 @@ from dagster_project.lib.dbt.translator import model_asset_key
 GROUP = "dashboards"
 MART_KEYS = [model_asset_key(name) for name in DASHBOARD_MARTS]
 
+# What every dashboard asset shares: rebuilt from the marts after they change, one at a time.
+DASHBOARD_ASSET = dict(
+    group_name=GROUP,
+    deps=MART_KEYS,
+    automation_condition=upstream_or_code_changed,
+    pool=WAREHOUSE_POOL,
+    code_version="1",
+)
+
 
 def _output_dir(warehouse: Warehouse) -> Path:
     # Outputs live next to the warehouse file, under <data_dir>/dashboards.
@@ -44,11 +53,7 @@ def _file_metadata(path: Path, landing: LandingBucket) -> dict[str, dg.MetadataV
 
 
 @dg.asset(
-    group_name=GROUP,
-    deps=MART_KEYS,
-    automation_condition=upstream_or_code_changed,
-    pool=WAREHOUSE_POOL,
-    code_version="1",
+    **DASHBOARD_ASSET,
     description="The dashboard marts in one Tableau .hyper extract (one table per mart).",
 )
 def tableau_extract(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
@@ -67,11 +72,7 @@ def tableau_extract(warehouse: Warehouse, landing: LandingBucket) -> dg.Material
 
 
 @dg.asset(
-    group_name=GROUP,
-    deps=MART_KEYS,
-    automation_condition=upstream_or_code_changed,
-    pool=WAREHOUSE_POOL,
-    code_version="1",
+    **DASHBOARD_ASSET,
     description="One self-contained HTML dashboard (Plotly inlined, works offline).",
 )
 def web_dashboard(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
@@ -104,11 +105,7 @@ def web_dashboard(warehouse: Warehouse, landing: LandingBucket) -> dg.Materializ
 
 
 @dg.asset(
-    group_name=GROUP,
-    deps=MART_KEYS,
-    automation_condition=upstream_or_code_changed,
-    pool=WAREHOUSE_POOL,
-    code_version="1",
+    **DASHBOARD_ASSET,
     description="findings.md: the headline insights computed from the marts.",
 )
 def findings_report(warehouse: Warehouse, landing: LandingBucket) -> dg.MaterializeResult:
