@@ -143,3 +143,24 @@ def test_oracle_a_long_silence_means_probably_gone():
     last = pd.Series([pd.Timestamp("2019-11-14 12:00"), pd.Timestamp("2019-10-16 12:00")])
     p = true_probabilities(truth, last, dt.date(2019, 11, 15), 7, dt.date(2019, 10, 1), 100)
     assert p[1] < 0.01 < p[0]
+
+
+def test_score_sanity_check_reads_the_scores_it_found(tmp_path):
+    """The check looked the table up with fetchone() and then queried the same connection:
+    DuckDB refuses while a result is unfinished, so the check failed on every real demo."""
+    import duckdb
+
+    from dagster_project.defs.ingest.resources import Warehouse
+    from dagster_project.defs.ml.checks import _sanity
+    from dagster_project.lib.ml.config import PURCHASE
+
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema analytics")
+        con.execute(
+            "create table analytics.ml_purchase_scores as "
+            "select * from (values (1, 0.2), (2, 0.7)) t(user_id, probability)"
+        )
+    result = _sanity(PURCHASE, Warehouse(duckdb_path=str(path)))
+    assert result.passed, result.description
+    assert result.metadata["rows"].value == 2

@@ -103,11 +103,12 @@ def score_sanity_problems(probabilities: np.ndarray, n_users: int, n_distinct: i
 def _sanity(task: Task, warehouse: Warehouse) -> dg.AssetCheckResult:
     schema, table = SCORE_TABLES[task.name].split(".")
     with warehouse.connect() as con:
-        exists = con.execute(
+        # fetchall, not fetchone: an unfinished result blocks the next query on this connection
+        ((exists,),) = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()
         if not exists:
             return dg.AssetCheckResult(passed=False, description="no scores yet (no model)")
         frame = con.sql(f"select user_id, probability from {SCORE_TABLES[task.name]}").df()
