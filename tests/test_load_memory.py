@@ -28,7 +28,7 @@ def test_warehouse_connections_use_the_memory_settings(tmp_path: Path, monkeypat
     monkeypatch.setenv("ESTORE_DUCKDB_TEMP_DIR", str(tmp_path / "spill"))
     monkeypatch.delenv("ESTORE_DUCKDB_MEMORY_LIMIT")
     settings = Settings.from_env()
-    assert settings.duckdb_memory_limit == "60%"
+    assert settings.duckdb_memory_limit == "5GB"
     with warehouse_resource(settings).connect() as con:
         temp = con.execute("select current_setting('temp_directory')").fetchone()[0]
     assert Path(temp) == tmp_path / "spill"

@@ -49,7 +49,7 @@ DEFAULTS = {
     "ESTORE_BQ_DATASET": "estore",
     "ESTORE_BQ_LOCATION": "EU",
     # DuckDB spills to ESTORE_DUCKDB_TEMP_DIR (default $ESTORE_DATA_DIR/tmp) past this limit.
-    "ESTORE_DUCKDB_MEMORY_LIMIT": "60%",
+    "ESTORE_DUCKDB_MEMORY_LIMIT": "5GB",
 }
 
 
@@ -71,7 +71,7 @@ class Settings:
     gcp_project: str | None
     bq_dataset: str
     bq_location: str
-    duckdb_memory_limit: str  # DuckDB syntax: "60%" of RAM, "4GB"...
+    duckdb_memory_limit: str  # DuckDB syntax: "5GB", "60%" of RAM...
     duckdb_temp_dir: Path
 
     @property

@@ -55,7 +55,7 @@ events as (
 
     -- every event of the sessions being rebuilt, and the window's session-less events
     select
-        fct_events.event_id,
+        {{ estore_recency_key('fct_events.event_time', 'fct_events.event_id') }} as recency_key,
         fct_events.event_time,
         fct_events.event_date,
         fct_events.event_type,
@@ -78,7 +78,7 @@ events as (
     union all
 
     select
-        event_id,
+        {{ estore_recency_key('event_time', 'event_id') }} as recency_key,
         event_time,
         event_date,
         event_type,
@@ -95,99 +95,16 @@ events as (
 
 ),
 
-session_starts as (
+grouped as (
 
-    select
-        user_id,
-        user_session,
-        min(event_time) as session_start_time
-    from events
-    where user_session is not null
-    group by user_id, user_session
-
-),
-
-session_events as (
-
-    select
-        events.*,
-        session_starts.session_start_time as activity_time
-    from events
-    inner join session_starts
-        on events.user_id = session_starts.user_id
-        and events.user_session = session_starts.user_session
-
-),
-
-sessionless_events as (
-
-    select
-        events.*,
-        min(event_time) over (
-            partition by user_id, product_id, event_date
-        ) as activity_time
-    from events
-    where user_session is null
-
-),
-
-all_events as (
-
-    select * from session_events
-    union all
-    select * from sessionless_events
-
-),
-
-ranked as (
-
-    -- latest event of the group; and the latest one that HAS a brand / a category code
-    select
-        all_events.*,
-        row_number() over (
-            partition by user_id, user_session, product_id, activity_time
-            order by event_time desc, event_id desc
-        ) as recency_rank,
-        row_number() over (
-            partition by user_id, user_session, product_id, activity_time
-            order by {{ estore_flag('brand is null') }}, event_time desc, event_id desc
-        ) as brand_rank,
-        row_number() over (
-            partition by user_id, user_session, product_id, activity_time
-            order by {{ estore_flag('category_code is null') }}, event_time desc, event_id desc
-        ) as category_rank
-    from all_events
-
-),
-
-latest as (
-
+    -- one row per (session, product), or per (user, product, day) for session-less events;
+    -- the "latest" columns follow the latest event of the group (the latest one that HAS a
+    -- brand / a category code for those two)
     select
         user_id,
         user_session,
         product_id,
-        activity_time,
-        max(case when recency_rank = 1 then price end) as last_price,
-        max(case when recency_rank = 1 then category_id end) as last_category_id,
-        max(case when brand_rank = 1 then brand end) as last_brand,
-        max(case when brand_rank = 1 and brand is not null then event_time end)
-            as last_brand_time,
-        max(case when category_rank = 1 then category_code end) as last_category_code,
-        max(case when category_rank = 1 and category_code is not null then event_time end)
-            as last_category_code_time
-    from ranked
-    where recency_rank = 1 or brand_rank = 1 or category_rank = 1
-    group by user_id, user_session, product_id, activity_time
-
-),
-
-aggregated as (
-
-    select
-        user_id,
-        user_session,
-        product_id,
-        activity_time,
+        case when user_session is null then event_date end as sessionless_date,
         min(event_time) as first_event_time,
         max(event_time) as last_event_time,
         max(case when event_type = 'view' then event_time end) as last_view_time,
@@ -197,9 +114,30 @@ aggregated as (
         sum({{ estore_flag("event_type = 'remove_from_cart'") }}) as remove_from_carts,
         sum({{ estore_flag("event_type = 'purchase'") }}) as purchases,
         sum(case when event_type = 'purchase' and price > 0 then price else 0 end)
-            as purchase_revenue
-    from all_events
-    group by user_id, user_session, product_id, activity_time
+            as purchase_revenue,
+        {{ estore_latest('price', 'recency_key') }} as last_price,
+        {{ estore_latest('category_id', 'recency_key') }} as last_category_id,
+        {{ estore_latest('brand', 'recency_key', ignore_nulls=true) }} as last_brand,
+        max(case when brand is not null then event_time end) as last_brand_time,
+        {{ estore_latest('category_code', 'recency_key', ignore_nulls=true) }}
+            as last_category_code,
+        max(case when category_code is not null then event_time end) as last_category_code_time
+    from events
+    group by 1, 2, 3, 4
+
+),
+
+aggregated as (
+
+    -- a session row is dated by the session's start (its first event, whatever the product);
+    -- a session-less row by its own first event
+    select
+        grouped.*,
+        case
+            when user_session is null then first_event_time
+            else min(first_event_time) over (partition by user_id, user_session)
+        end as activity_time
+    from grouped
 
 ),
 
@@ -233,21 +171,13 @@ rebuilt as (
         cast(aggregated.remove_from_carts as {{ dbt.type_bigint() }}) as remove_from_carts,
         cast(aggregated.purchases as {{ dbt.type_bigint() }}) as purchases,
         {{ estore_money('aggregated.purchase_revenue') }} as purchase_revenue,
-        latest.last_price,
-        latest.last_brand,
-        latest.last_brand_time,
-        latest.last_category_id,
-        latest.last_category_code,
-        latest.last_category_code_time
+        aggregated.last_price,
+        aggregated.last_brand,
+        aggregated.last_brand_time,
+        aggregated.last_category_id,
+        aggregated.last_category_code,
+        aggregated.last_category_code_time
     from aggregated
-    inner join latest
-        on aggregated.user_id = latest.user_id
-        and aggregated.product_id = latest.product_id
-        and aggregated.activity_time = latest.activity_time
-        and (
-            aggregated.user_session = latest.user_session
-            or (aggregated.user_session is null and latest.user_session is null)
-        )
 
 )
 
