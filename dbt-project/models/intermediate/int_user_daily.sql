@@ -1,8 +1,9 @@
+{{ config(materialized='table') }}
 -- One row per user per day with any clean event: the event counts of that day (fct_user_daily)
 -- and the sessions, orders and revenue of the sessions that STARTED that day (fct_sessions; a
 -- session and its order belong to its start day however long it lasts). A session's start day
 -- always has an event of its user, so every session lands on a row. The compact input of the
--- user-level marts.
+-- user-level marts; a table because six marts read it (a view recomputed the join for each).
 with user_days as (
 
     select * from {{ ref('fct_user_daily') }}
