@@ -109,10 +109,9 @@
     {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
 
-{#- The value of `column` at the latest event of the group (latest event_time, then greatest
-    event_id): one aggregate instead of a row_number() sort. With ignore_nulls, the latest event
-    whose value is not null (null when none has one). `recency_key` is the column that
-    estore_recency_key() added to each event. -#}
+{#- The value of `column` at the group's latest row by `recency_key` (a column built with
+    estore_recency_key: time, then id): one aggregate instead of a row_number() sort. With
+    ignore_nulls, the latest row whose value is not null (null when none has one). -#}
 {% macro estore_latest(column, recency_key, ignore_nulls=false) -%}
     {{ return(adapter.dispatch('estore_latest')(column, recency_key, ignore_nulls)) }}
 {%- endmacro %}
