@@ -421,12 +421,13 @@ def test_window_read_check_can_fail(sql, expected):
 
 # ---- A day a corrected file empties is emptied on BigQuery too ----
 #
-# The day facts (fct_events, fct_user_daily) replace the window's days with a pre-hook that
+# The day facts (DAY_FACTS) replace the window's days with a pre-hook that
 # deletes the window's rows, then insert the new rows (a merge with no key: insert only). The
 # delete depends on the window only, never on the new rows, so days that now have no rows are
 # emptied; the old failure (an insert_overwrite/microbatch that replaces only the partitions the
 # new rows fall in) cannot happen. `dbt compile --no-introspect` renders no hook (it cannot know
 # the table exists), so the hook's statement is rendered by its macro with the same window.
+DAY_FACTS = {"fct_events", "fct_user_daily", "ml_user_days", "ml_user_catalog"}
 _HOOK = re.compile(r"^\{\{\s*estore_delete_window\('(\w+)'\)\s*\}\}$")
 
 
@@ -438,7 +439,7 @@ def window_deletes(compiled: Compiled) -> dict[str, exp.Delete]:
         if DAILY_TAG in node["tags"]
         and any("estore_delete_window" in hook["sql"] for hook in node["config"]["pre-hook"])
     ]
-    assert {node["name"] for node in day_facts} == {"fct_events", "fct_user_daily"}
+    assert {node["name"] for node in day_facts} == DAY_FACTS
     calls = []
     for node in day_facts:
         (hook,) = node["config"]["pre-hook"]
@@ -490,7 +491,7 @@ def window_deletes(compiled: Compiled) -> dict[str, exp.Delete]:
 
 
 def test_day_facts_delete_the_whole_window_whatever_the_new_rows(compiled, window_deletes):
-    assert set(window_deletes) == {"fct_events", "fct_user_daily"}
+    assert set(window_deletes) == DAY_FACTS
     for name, delete in window_deletes.items():
         (node,) = [n for n in compiled.nodes("model") if n["name"] == name]
         column = node["config"]["partition_by"]["field"]

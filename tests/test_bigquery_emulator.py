@@ -276,6 +276,17 @@ def rows_on(client: bigquery.Client, table: str, column: str, day: str) -> int:
     )
 
 
+# The daily models and the time column each is partitioned on.
+DAY_TABLES = [
+    ("fct_events", "event_time"),
+    ("fct_user_daily", "first_event_time"),
+    ("fct_sessions", "session_start_time"),
+    ("fct_session_products", "activity_time"),
+    ("ml_user_days", "first_event_time"),
+    ("ml_user_catalog", "first_event_time"),
+]
+
+
 def test_dbt_daily_models_replace_a_day_a_corrected_file_empties(emulator, client, tmp_path):
     endpoint, gcs_root = emulator
     client.create_dataset(DBT_DATASET, exists_ok=True)
@@ -300,15 +311,7 @@ def test_dbt_daily_models_replace_a_day_a_corrected_file_empties(emulator, clien
     first = load(FIXTURES / "2019-Oct-head.csv", "1")
     assert first.event_dates == [date(2019, 10, 1)]
     run_daily_models(endpoint, tmp_path, OCT_1)  # creates the tables
-    built = {
-        table: rows_on(client, table, column, OCT_1[0])
-        for table, column in [
-            ("fct_events", "event_time"),
-            ("fct_user_daily", "first_event_time"),
-            ("fct_sessions", "session_start_time"),
-            ("fct_session_products", "activity_time"),
-        ]
-    }
+    built = {table: rows_on(client, table, column, OCT_1[0]) for table, column in DAY_TABLES}
     assert all(count > 0 for count in built.values()), built
     distinct_raw = scalar(
         client,
@@ -323,13 +326,5 @@ def test_dbt_daily_models_replace_a_day_a_corrected_file_empties(emulator, clien
     second = load(FIXTURES / "2019-Nov-head.csv", "2")
     assert second.replaced_dates == [date(2019, 10, 1)]
     run_daily_models(endpoint, tmp_path, OCT_1)
-    after = {
-        table: rows_on(client, table, column, OCT_1[0])
-        for table, column in [
-            ("fct_events", "event_time"),
-            ("fct_user_daily", "first_event_time"),
-            ("fct_sessions", "session_start_time"),
-            ("fct_session_products", "activity_time"),
-        ]
-    }
+    after = {table: rows_on(client, table, column, OCT_1[0]) for table, column in DAY_TABLES}
     assert after == dict.fromkeys(built, 0), after

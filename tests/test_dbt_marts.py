@@ -42,6 +42,7 @@ LATE_DAY = dt.date(2019, 10, 1)
 MODELS = {
     "ml_as_of_dates",
     "ml_user_days",
+    "ml_user_catalog",
     "ml_user_features",
     "ml_user_labels",
     "stg_events",
@@ -723,6 +724,8 @@ def test_selectors_split_every_model_into_three_groups(runner) -> None:
         "fct_session_products",
         "fct_sessions",
         "fct_user_daily",
+        "ml_user_days",
+        "ml_user_catalog",
     }
     assert snapshots == {"snap_user_rfm", "snap_user_status"}
     assert whole == MODELS - daily

@@ -135,6 +135,8 @@ PUBLIC_ASSET_KEYS = {
     "fct_sessions",
     "fct_sess_products",
     "fct_user_daily",
+    "ml_user_days",
+    "ml_user_catalog",
     "int_user_daily",
     "dim_users",
     "dim_user_rfm",

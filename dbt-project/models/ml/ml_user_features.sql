@@ -1,23 +1,30 @@
 {{ config(materialized='table', tags=['ml']) }}
--- Point-in-time features: one row per (as_of_date, user) for users with any activity in the 90
--- days before as_of_date (ml_user_days: by event day). Every input is filtered on a date strictly before as_of_date, so events
--- on or after as_of_date can change no feature (tests/test_ml_features.py proves it).
+-- Point-in-time features: one row per (as_of_date, user) for users with any session in the 90
+-- days before as_of_date (ml_user_days: by event day). Every input is filtered on a date strictly
+-- before as_of_date, so events on or after as_of_date can change no feature
+-- (tests/test_ml_features.py proves it). Inputs are day facts, never events.
 with as_of_dates as (
 
     select as_of_date from {{ ref('ml_as_of_dates') }}
 
 ),
 
-user_days as (
+all_user_days as (
 
     select * from {{ ref('ml_user_days') }}
 
 ),
 
-events as (
+user_days as (
 
-    select user_id, event_date, event_type, category_id, brand, price
-    from {{ ref('fct_events') }}
+    -- Days with a session (days with only session-less events count toward viewed prices).
+    select * from all_user_days where sessions > 0
+
+),
+
+catalog_days as (
+
+    select user_id, activity_date, category_id, brand from {{ ref('ml_user_catalog') }}
 
 ),
 
@@ -80,8 +87,8 @@ windows as (
 
 first_categories as (
 
-    select user_id, category_id, min(event_date) as first_date
-    from events
+    select user_id, category_id, min(activity_date) as first_date
+    from catalog_days
     where category_id is not null
     group by user_id, category_id
 
@@ -89,8 +96,8 @@ first_categories as (
 
 first_brands as (
 
-    select user_id, brand, min(event_date) as first_date
-    from events
+    select user_id, brand, min(activity_date) as first_date
+    from catalog_days
     where brand is not null
     group by user_id, brand
 
@@ -98,10 +105,13 @@ first_brands as (
 
 view_prices as (
 
-    select user_id, event_date, sum(price) as price_sum, count(*) as price_count
-    from events
-    where event_type = 'view' and price > 0
-    group by user_id, event_date
+    select
+        user_id,
+        activity_date as event_date,
+        viewed_price_sum as price_sum,
+        viewed_price_count as price_count
+    from all_user_days
+    where viewed_price_count > 0
 
 ),
 
