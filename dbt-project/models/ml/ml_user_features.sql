@@ -9,22 +9,10 @@ with as_of_dates as (
 
 ),
 
-all_user_days as (
-
-    select * from {{ ref('ml_user_days') }}
-
-),
-
 user_days as (
 
     -- Days with a session (days with only session-less events count toward viewed prices).
-    select * from all_user_days where sessions > 0
-
-),
-
-catalog_days as (
-
-    select user_id, activity_date, category_id, brand from {{ ref('ml_user_catalog') }}
+    select * from {{ ref('ml_user_days') }} where sessions > 0
 
 ),
 
@@ -88,7 +76,7 @@ windows as (
 first_categories as (
 
     select user_id, category_id, min(activity_date) as first_date
-    from catalog_days
+    from {{ ref('ml_user_catalog') }}
     where category_id is not null
     group by user_id, category_id
 
@@ -97,7 +85,7 @@ first_categories as (
 first_brands as (
 
     select user_id, brand, min(activity_date) as first_date
-    from catalog_days
+    from {{ ref('ml_user_catalog') }}
     where brand is not null
     group by user_id, brand
 
@@ -110,7 +98,7 @@ view_prices as (
         activity_date as event_date,
         viewed_price_sum as price_sum,
         viewed_price_count as price_count
-    from all_user_days
+    from {{ ref('ml_user_days') }}
     where viewed_price_count > 0
 
 ),
