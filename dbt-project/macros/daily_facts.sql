@@ -119,3 +119,15 @@
 {% macro estore_window_delete_sql(relation, column) -%}
     delete from {{ relation }} where {{ estore_in_window(column) }}
 {%- endmacro %}
+
+{#- The config every day fact shares: partitioned (BigQuery) and windowed on `column`, the
+    window's days deleted by a pre-hook, then the new rows appended (see above). -#}
+{% macro estore_day_fact_config(column, cluster_by) -%}
+    {{ config(
+        event_time=column,
+        incremental_strategy=estore_window_strategy(),
+        pre_hook="{{ estore_delete_window('" ~ column ~ "') }}",
+        partition_by=estore_partition_by(column),
+        cluster_by=estore_cluster_by(cluster_by),
+    ) }}
+{%- endmacro %}

@@ -1,12 +1,4 @@
-{{
-    config(
-        event_time='event_time',
-        incremental_strategy=estore_window_strategy(),
-        pre_hook="{{ estore_delete_window('event_time') }}",
-        partition_by=estore_partition_by('event_time'),
-        cluster_by=estore_cluster_by(['event_type', 'user_id']),
-    )
-}}
+{{ estore_day_fact_config('event_time', cluster_by=['event_type', 'user_id']) }}
 -- One row per clean event, partitioned by day. Each run replaces exactly the days of the window
 -- Dagster passes (the days a newly loaded file touched) in one statement, so late or re-dropped
 -- files are safe and a day emptied by a corrected file is emptied here too.

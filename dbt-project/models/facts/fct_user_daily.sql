@@ -1,12 +1,4 @@
-{{
-    config(
-        event_time='first_event_time',
-        incremental_strategy=estore_window_strategy(),
-        pre_hook="{{ estore_delete_window('first_event_time') }}",
-        partition_by=estore_partition_by('first_event_time'),
-        cluster_by=estore_cluster_by(['user_id']),
-    )
-}}
+{{ estore_day_fact_config('first_event_time', cluster_by=['user_id']) }}
 -- One row per user per day with any clean event, by event day only (so a day's row depends on
 -- that day's events alone). Session, order and revenue counts by session start day are added
 -- in intermediate/int_user_daily from fct_sessions (a session may span many days).

@@ -1,15 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        tags=['ml', 'daily'],
-        on_schema_change='fail',
-        event_time='first_event_time',
-        incremental_strategy=estore_window_strategy(),
-        pre_hook="{{ estore_delete_window('first_event_time') }}",
-        partition_by=estore_partition_by('first_event_time'),
-        cluster_by=estore_cluster_by(['user_id']),
-    )
-}}
+{{ config(materialized='incremental', tags=['ml', 'daily'], on_schema_change='fail') }}
+{{ estore_day_fact_config('first_event_time', cluster_by=['user_id']) }}
 -- One row per user, event day and (category_id, brand) pair seen that day (either may be
 -- null): ml_user_features dates the first day a user saw each category and each brand from
 -- it. A day fact (day D reads fct_events day D only), so the features never read events.

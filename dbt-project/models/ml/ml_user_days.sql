@@ -1,15 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        tags=['ml', 'daily'],
-        on_schema_change='fail',
-        event_time='first_event_time',
-        incremental_strategy=estore_window_strategy(),
-        pre_hook="{{ estore_delete_window('first_event_time') }}",
-        partition_by=estore_partition_by('first_event_time'),
-        cluster_by=estore_cluster_by(['user_id']),
-    )
-}}
+{{ config(materialized='incremental', tags=['ml', 'daily'], on_schema_change='fail') }}
+{{ estore_day_fact_config('first_event_time', cluster_by=['user_id']) }}
 -- Per user and event day, what the ML features and labels count, all by EVENT day (an order
 -- is dated by its purchase events, not by its session's start), so a feature at as_of can be
 -- computed from days strictly before as_of: a session that starts before as_of and buys after
