@@ -11,8 +11,7 @@ with as_of_dates as (
 
 user_days as (
 
-    -- Days with a session (days with only session-less events count toward viewed prices).
-    select * from {{ ref('ml_user_days') }} where sessions > 0
+    select * from {{ ref('ml_user_days') }}
 
 ),
 
@@ -93,13 +92,15 @@ first_brands as (
 
 view_prices as (
 
+    -- viewed prices per user and event day, session-less views included
     select
         user_id,
         activity_date as event_date,
-        viewed_price_sum as price_sum,
-        viewed_price_count as price_count
-    from {{ ref('ml_user_days') }}
+        sum(viewed_price_sum) as price_sum,
+        sum(viewed_price_count) as price_count
+    from {{ ref('ml_user_catalog') }}
     where viewed_price_count > 0
+    group by user_id, activity_date
 
 ),
 
