@@ -2,7 +2,8 @@
 -- Point-in-time features: one row per (as_of_date, user) for users with any session in the 90
 -- days before as_of_date (ml_user_days: by event day). Every input is filtered on a date strictly
 -- before as_of_date, so events on or after as_of_date can change no feature
--- (tests/test_ml_features.py proves it). Inputs are day facts, never events.
+-- (tests/test_ml_pipeline.py::test_features_ignore_events_on_or_after_as_of proves it).
+-- Inputs are day facts, never events.
 with as_of_dates as (
 
     select as_of_date from {{ ref('ml_as_of_dates') }}
