@@ -31,9 +31,13 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
-    from dagster_project.cli.run import WAREHOUSE_BUSY, run_pipeline
+    from dagster_project.cli.run import INTERRUPTED_EXIT_CODE, WAREHOUSE_BUSY, run_pipeline
 
-    outcome = run_pipeline(settings, console)
+    try:
+        outcome = run_pipeline(settings, console)
+    except KeyboardInterrupt:  # Ctrl-C after the pass (the report): the work is done and kept
+        console.print("\n[yellow]interrupted[/yellow]")
+        sys.exit(INTERRUPTED_EXIT_CODE)
     if outcome == WAREHOUSE_BUSY:
         sys.exit(2)  # nothing was done: never a silent success
     if not outcome and args.strict:

@@ -147,7 +147,7 @@ class Settings:
 @contextmanager
 def environment(**overrides: str | None) -> Iterator[Settings]:
     """Set (or, with None, unset) environment variables for the duration and yield the
-    Settings they give; everything is restored afterwards (benchmarks and tests)."""
+    Settings they give; everything is restored afterwards (benchmarks, tests, dbt in-process)."""
     saved = {name: os.environ.get(name) for name in overrides}
     try:
         for name, value in overrides.items():

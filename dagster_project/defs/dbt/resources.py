@@ -1,4 +1,4 @@
-"""dbt resource: the dbt CLI on the project, with the target the environment picks."""
+"""dbt resource: dbt on the project, with the target the environment picks, run in this process."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from packaging import version
 
+from dagster_project.lib.dbt.in_process import dbt_in_process
 from dagster_project.lib.dbt.project import dbt_project
 from dagster_project.lib.settings import Settings
 
 
 class EstoreDbtCliResource(DbtCliResource):
-    """DbtCliResource that knows its dbt version without asking: upstream spawns
+    """DbtCliResource that runs dbt in this process with the parsed project kept (see
+    lib/dbt/in_process.py), and knows its dbt version without asking: upstream spawns
     `dbt --version` twice per invocation (seconds each on a small machine). dbt-core is
     installed in this very environment, so its version is the package's."""
+
+    def cli(self, args, **kwargs):
+        with dbt_in_process():
+            return super().cli(args, **kwargs)
 
     @property
     def _cli_version(self) -> version.Version:

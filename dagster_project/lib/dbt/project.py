@@ -25,7 +25,9 @@ def _newest_source_mtime(project_dir: Path) -> float:
     return max(p.stat().st_mtime for p in files if p.exists())
 
 
-def _parse_key(settings: Settings) -> str:
+def parse_key(settings: Settings | None = None) -> str:
+    """What a parse depends on besides the files: the target and the profile's variables."""
+    settings = settings or Settings.from_env()
     return json.dumps({"target": settings.dbt_target, **settings.dbt_env()}, sort_keys=True)
 
 
@@ -36,7 +38,7 @@ def ensure_manifest(settings: Settings | None = None) -> Path:
     settings = settings or Settings.from_env()
     manifest = dbt_project.manifest_path
     key_file = manifest.parent / _PARSE_KEY_FILE
-    key = _parse_key(settings)
+    key = parse_key(settings)
     if (
         manifest.exists()
         and manifest.stat().st_mtime >= _newest_source_mtime(DBT_PROJECT_DIR)

@@ -1,0 +1,165 @@
+"""dbt in this very process (dbtRunner), the parsed project kept between calls.
+
+A dbt CLI process costs ~4 s before its first statement on this machine: Python imports, the
+adapter, reading the partial-parse state. A new day makes three dbt calls, so that was a third
+of the pass (issue 9). Here the project is parsed once per process and every call reuses it.
+
+dagster-dbt still builds the command (the run's selection, target path, indirect selection)
+and turns dbt's events into Dagster's: `InProcessDbtCliInvocation` only replaces its
+`subprocess.Popen` with `FinishedDbt`, which hands over what dbt said as the JSON lines the CLI
+would have printed, and its success as an exit status.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+from dagster import get_dagster_logger
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+
+from dagster_project.lib.settings import environment
+
+# Keys of the CLI's environment that do not apply in-process.
+_CLI_ONLY_ENV = {"DBT_LOG_FORMAT", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO"}
+# dbt's events reach Dagster through a callback, and dagster-dbt prints them (as it prints the
+# CLI's): dbt's own stdout would print each line twice. Its log file (dbt.log) stays.
+_IN_PROCESS_ENV = {"DBT_LOG_LEVEL": "none", "DBT_USE_COLORS": "false"}
+
+_manifests: dict[str, object] = {}
+
+
+class FinishedDbt:
+    """The part of `subprocess.Popen` that DbtCliInvocation reads, for a dbt call that has run
+    in this process: its events as JSON lines on `stdout`, its exit status."""
+
+    def __init__(self, args: Sequence[str], lines: list[bytes], returncode: int):
+        self.args = list(args)
+        self.stdout = io.BytesIO(b"\n".join(lines))
+        self.returncode = returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.returncode
+
+    def poll(self) -> int:
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        """Nothing to signal: the call is over before its events are read."""
+
+
+def _environ(env: Mapping[str, str]):
+    """The CLI's environment (target path, profiles dir, ...) for the duration of the call."""
+    wanted = {k: v for k, v in env.items() if k not in _CLI_ONLY_ENV}
+    return environment(**{**wanted, **_IN_PROCESS_ENV})
+
+
+def _profile_args(args: Sequence[str]) -> list[str]:
+    """`--target X` / `--profile X` of a command: they are part of what was parsed."""
+    kept = []
+    for i, arg in enumerate(args[:-1]):
+        if arg in ("--target", "--profile"):
+            kept += [arg, args[i + 1]]
+    return kept
+
+
+def parsed_manifest(project_dir: Path, profile_args: list[str]):
+    """The project parsed once per process and connection settings (dbt reuses its
+    partial-parse state on disk, so this costs about a second), then kept."""
+    from dbt.cli.main import dbtRunner
+
+    from dagster_project.lib.dbt.project import dbt_project, parse_key
+
+    key = f"{project_dir}|{profile_args}|{parse_key()}"
+    if key not in _manifests:
+        # In the project's own target folder, where `ensure_manifest` left the partial-parse
+        # state (the call's DBT_TARGET_PATH is a fresh folder: a full parse, ~5 s).
+        target = dbt_project.manifest_path.parent
+        result = dbtRunner().invoke(
+            ["parse", "--project-dir", str(project_dir), "--target-path", str(target)]
+            + [*profile_args, "--quiet"]
+        )
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        _manifests.clear()  # one project state at a time
+        _manifests[key] = result.result
+    return _manifests[key]
+
+
+def release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the next call in this process; DuckDB then
+    refuses the loader's own connection ("different configuration"). Close it."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # BigQuery only: nothing held
+        return
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
+def invoke(args: Sequence[str], env: Mapping[str, str], project_dir: Path) -> FinishedDbt:
+    """Run a dbt command line (`args[0]` is the executable) here; interrupts (Ctrl-C, Dagster
+    terminating the run) propagate instead of becoming a failed result."""
+    from dbt.cli.main import dbtRunner
+
+    lines: list[bytes] = []
+
+    def keep(event) -> None:
+        # What the CLI prints at its default log level: dagster-dbt reads the result events.
+        if event.info.level != "debug":
+            from dbt_common.events.functions import msg_to_dict
+
+            lines.append(orjson.dumps(msg_to_dict(event), default=str))
+
+    with _environ(env):
+        try:
+            manifest = parsed_manifest(project_dir, _profile_args(args))
+            result = dbtRunner(manifest=manifest, callbacks=[keep]).invoke(list(args[1:]))
+        finally:
+            release_duckdb()
+    if result.exception is not None and not isinstance(result.exception, Exception):
+        raise result.exception  # KeyboardInterrupt, DagsterExecutionInterruptedError, ...
+    returncode = 0 if result.success else (2 if result.exception is not None else 1)
+    if result.exception is not None:
+        error = {"info": {"level": "error", "name": "InProcessError", "msg": str(result.exception)}}
+        lines.append(orjson.dumps({**error, "data": {}}))
+    return FinishedDbt(args, lines, returncode)
+
+
+class InProcessDbtCliInvocation(DbtCliInvocation):
+    """DbtCliInvocation whose dbt ran in this process (see `invoke`)."""
+
+    @classmethod
+    def run(cls, args, env, manifest, dagster_dbt_translator, project_dir, target_path,
+            raise_on_error, context, adapter, cli_version, dbt_project=None):  # fmt: skip
+        # The line dagster-dbt logs for the CLI (`estore bench` reads its calls from it).
+        get_dagster_logger().info(f"Running dbt command: `{' '.join(args)}` in this process.")
+        return cls(
+            process=invoke(args, env, Path(project_dir)),  # type: ignore[arg-type]
+            manifest=manifest,
+            project=dbt_project,
+            dagster_dbt_translator=dagster_dbt_translator,
+            project_dir=project_dir,
+            target_path=target_path,
+            raise_on_error=raise_on_error,
+            context=context,
+            adapter=adapter,
+            cli_version=cli_version,
+        )
+
+
+@contextmanager
+def dbt_in_process() -> Iterator[None]:
+    """dagster-dbt's `DbtCliResource.cli` builds its invocation through this module global."""
+    import dagster_dbt.core.resource as resource_module
+
+    resource_module.DbtCliInvocation = InProcessDbtCliInvocation  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        resource_module.DbtCliInvocation = DbtCliInvocation  # type: ignore[misc]
