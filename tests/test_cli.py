@@ -102,11 +102,19 @@ def test_generate_never_silently_replaces_ground_truth(estore_env: EstoreEnv):
 
 
 def test_stopping_children_keeps_their_exit_status_for_their_owner():
-    """Ctrl-C/SIGTERM stops dbt through `_stop_children`; dagster-dbt then reads dbt's exit
-    status from its Popen. Reaping the child there made Popen report 0, so a stopped dbt build
-    counted as a success (found by tests/test_crash_recovery.py)."""
+    """Ctrl-C/SIGTERM stops child processes through `_stop_children` (dbt was one before it ran
+    in-process); their owner then reads the exit status from its Popen. Reaping the child there
+    made Popen report 0, so a stopped dbt build counted as a success (found by
+    tests/test_crash_recovery.py)."""
     from dagster_project.cli.run import _stop_children
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+    )
+    # Only once it runs its own program: between fork and exec it is a copy of this process,
+    # whose Python SIGTERM handler (set by an earlier test) would swallow the signal.
+    assert child.stdout.readline() == b"ready\n"
     _stop_children()
     assert child.wait(timeout=10) == -15
+    child.stdout.close()
