@@ -114,8 +114,9 @@ def run_interruptibly(runner, instance, console: Console):
     Dagster defers interrupts while a step runs (and a step waiting for a pool slot waits
     forever), so the signal is handled here: say what was being done, mark the unfinished runs
     failed and free their pool slots (what the next start would do anyway), stop child
-    processes (dbt), and exit. The warehouse is left as after a kill: the load in progress is
-    rolled back by DuckDB, and the next `estore run` repairs the rest."""
+    processes (if any: dbt runs in-process), and exit. The warehouse is left as after a kill:
+    the load or build in progress is rolled back by DuckDB, and the next `estore run` repairs
+    the rest."""
     outcome: dict = {}
 
     def work() -> None:
@@ -152,11 +153,11 @@ def run_interruptibly(runner, instance, console: Console):
 
 
 def _stop_children(grace_seconds: float = 3.0) -> None:
-    """Terminate child processes (dbt), then kill any still running after the grace period.
+    """Terminate child processes, then kill any still running after the grace period.
 
     Never reaps them (no psutil.wait_procs): the worker's `Popen.wait()` must see the real
-    exit status. A child reaped here reports exit code 0 to its Popen (ECHILD), so dagster-dbt
-    recorded a dbt build stopped by the signal as a success and the days as built."""
+    exit status. A child reaped here reports exit code 0 to its Popen (ECHILD): when dbt was a
+    child, dagster-dbt recorded a build stopped by the signal as a success and its days built."""
     import psutil
 
     children = psutil.Process().children(recursive=True)
