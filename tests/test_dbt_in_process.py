@@ -26,7 +26,6 @@ def test_a_successful_call_exits_0_and_lets_go_of_the_warehouse(estore_env):
     process = invoke(
         ["dbt", "show", "--inline", "select 42 as answer", "--project-dir", str(DBT_PROJECT_DIR)],
         _env(),
-        DBT_PROJECT_DIR,
     )
     assert process.wait() == 0
     names = {event["info"]["name"] for event in _events(process)}
@@ -51,7 +50,6 @@ def test_a_failing_call_exits_non_zero_with_dbt_s_error(estore_env):
             str(DBT_PROJECT_DIR),
         ],  # fmt: skip
         _env(),
-        DBT_PROJECT_DIR,
     )
     assert process.wait() != 0
     errors = [e["info"]["msg"] for e in _events(process) if e["info"]["level"] == "error"]

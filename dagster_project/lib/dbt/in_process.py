@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import orjson
 from dagster import get_dagster_logger
@@ -44,9 +43,6 @@ class FinishedDbt:
     def wait(self, timeout: float | None = None) -> int:
         return self.returncode
 
-    def poll(self) -> int:
-        return self.returncode
-
     def send_signal(self, signum: int) -> None:
         """Nothing to signal: the call is over before its events are read."""
 
@@ -66,26 +62,17 @@ def _profile_args(args: Sequence[str]) -> list[str]:
     return kept
 
 
-def parsed_manifest(project_dir: Path, profile_args: list[str]):
-    """The project parsed once per process and connection settings (dbt reuses its
-    partial-parse state on disk, so this costs about a second), then kept."""
-    from dbt.cli.main import dbtRunner
+def parsed_manifest(profile_args: list[str]):
+    """The project parsed once per process and connection settings (dbt reuses the
+    partial-parse state `ensure_manifest` left on disk, so this costs about a second; the
+    call's own DBT_TARGET_PATH is a fresh folder: a full parse, ~5 s), then kept."""
+    from dagster_project.lib.dbt.project import parse_key, parse_project
 
-    from dagster_project.lib.dbt.project import dbt_project, parse_key
-
-    key = f"{project_dir}|{profile_args}|{parse_key()}"
+    key = f"{profile_args}|{parse_key()}"
     if key not in _manifests:
-        # In the project's own target folder, where `ensure_manifest` left the partial-parse
-        # state (the call's DBT_TARGET_PATH is a fresh folder: a full parse, ~5 s).
-        target = dbt_project.manifest_path.parent
-        result = dbtRunner().invoke(
-            ["parse", "--project-dir", str(project_dir), "--target-path", str(target)]
-            + [*profile_args, "--quiet"]
-        )
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        manifest = parse_project(profile_args)
         _manifests.clear()  # one project state at a time
-        _manifests[key] = result.result
+        _manifests[key] = manifest
     return _manifests[key]
 
 
@@ -102,23 +89,22 @@ def release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def invoke(args: Sequence[str], env: Mapping[str, str], project_dir: Path) -> FinishedDbt:
+def invoke(args: Sequence[str], env: Mapping[str, str]) -> FinishedDbt:
     """Run a dbt command line (`args[0]` is the executable) here; interrupts (Ctrl-C, Dagster
     terminating the run) propagate instead of becoming a failed result."""
     from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
 
     lines: list[bytes] = []
 
     def keep(event) -> None:
         # What the CLI prints at its default log level: dagster-dbt reads the result events.
         if event.info.level != "debug":
-            from dbt_common.events.functions import msg_to_dict
-
             lines.append(orjson.dumps(msg_to_dict(event), default=str))
 
     with _environ(env):
         try:
-            manifest = parsed_manifest(project_dir, _profile_args(args))
+            manifest = parsed_manifest(_profile_args(args))
             result = dbtRunner(manifest=manifest, callbacks=[keep]).invoke(list(args[1:]))
         finally:
             release_duckdb()
@@ -140,7 +126,7 @@ class InProcessDbtCliInvocation(DbtCliInvocation):
         # The line dagster-dbt logs for the CLI (`estore bench` reads its calls from it).
         get_dagster_logger().info(f"Running dbt command: `{' '.join(args)}` in this process.")
         return cls(
-            process=invoke(args, env, Path(project_dir)),  # type: ignore[arg-type]
+            process=invoke(args, env),  # type: ignore[arg-type]
             manifest=manifest,
             project=dbt_project,
             dagster_dbt_translator=dagster_dbt_translator,

@@ -46,23 +46,22 @@ def ensure_manifest(settings: Settings | None = None) -> Path:
         and key_file.read_text() == key
     ):
         return manifest
+    settings.export_dbt_env()
+    # The same --target as DbtCliResource passes: it is part of dbt's parse state.
+    parse_project(["--target", settings.dbt_target])
+    key_file.write_text(key)
+    return manifest
+
+
+def parse_project(profile_args: list[str]):
+    """`dbt parse` in this process, into the project's own target folder (where the manifest
+    and the partial-parse state live): the parsed project (dbt's Manifest)."""
     from dbt.cli.main import dbtRunner
 
-    settings.export_dbt_env()
     result = dbtRunner().invoke(
-        [
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            # The same --target as DbtCliResource passes: it is part of dbt's parse state.
-            "--target",
-            settings.dbt_target,
-            "--quiet",
-        ]
+        ["parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target-path", str(dbt_project.manifest_path.parent), *profile_args, "--quiet"]
     )
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
-    key_file.write_text(key)
-    return manifest
+    return result.result
