@@ -650,6 +650,52 @@ def test_late_earlier_day_equals_full_rebuild(
     assert_matches_oracle(warehouse, final)
 
 
+def test_first_build_of_the_session_facts_reads_only_the_sessions_its_window_touches(
+    runner, full_rebuild, all_days, tmp_path
+) -> None:
+    """A first build (--full-refresh) skips the session lookup only when its window holds every
+    event; a narrower window still builds just the sessions with an event in it."""
+    import shutil
+
+    warehouse = Warehouse(runner, tmp_path / "first-build")
+    with duckdb.connect(str(full_rebuild.path)) as con:
+        con.execute("checkpoint")  # the copy must not miss what is still in the WAL
+    shutil.copyfile(full_rebuild.path, warehouse.path)
+    sessions = ["--select", "fct_session_products", "fct_sessions", "--full-refresh"]
+    run_sql = warehouse.target / "run" / "estore" / "models" / "facts"
+    day = all_days[3]
+
+    warehouse.dbt("run", *sessions, *day_window(day, day))
+    for model in ("fct_session_products", "fct_sessions"):
+        assert "inner join window_sessions" in (run_sql / f"{model}.sql").read_text(), model
+    touched = (
+        "select distinct user_id, user_session from analytics.fct_events "
+        f"where event_date = date '{day}'"
+    )
+    expected = {
+        "fct_session_products": f"""select * from analytics.fct_session_products
+            where (user_id, user_session) in ({touched})
+                or (user_session is null and activity_date = date '{day}')""",
+        "fct_sessions": f"""select * from analytics.fct_sessions
+            where (user_id, user_session) in ({touched})""",
+    }
+    with duckdb.connect(str(full_rebuild.path)) as con:
+        want = {name: con.execute(sql).fetchall() for name, sql in expected.items()}
+    with duckdb.connect(str(warehouse.path)) as con:
+        for name, rows in want.items():
+            got = con.execute(f"select * from analytics.{name}").fetchall()
+            assert rows and sorted(map(repr, got)) == sorted(map(repr, rows)), name
+        assert len(want["fct_sessions"]) < con.execute(
+            "select count(*) from analytics.fct_events"
+        ).fetchall()[0][0]
+
+    # the whole history in the window: no lookup, and the full rebuild's rows
+    warehouse.dbt("run", *sessions, *day_window(all_days[0], all_days[-1]))
+    for model in ("fct_session_products", "fct_sessions"):
+        assert "inner join window_sessions" not in (run_sql / f"{model}.sql").read_text(), model
+    assert_same_marts(full_rebuild, warehouse)
+
+
 def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> None:
     full_rebuild.dbt("docs", "generate")
     catalog = json.loads((full_rebuild.target / "catalog.json").read_text())

@@ -99,14 +99,16 @@
     cast('{{ value.strftime("%Y-%m-%d") }}' as date)
 {%- endmacro %}
 
-{#- Deterministic key from several columns (never a row_number): hash of their string values. -#}
+{#- Deterministic key from several columns (never a row_number): hash of their string values.
+    One concat() call, not dbt.concat's `a || b || ...` chain: the same string, but DuckDB
+    builds the chain one intermediate string at a time (10M event ids: 8.7 s against 6.9 s). -#}
 {% macro estore_hash(columns) -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
         {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
         {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
     {%- endfor -%}
-    {{ dbt.hash(dbt.concat(parts)) }}
+    {{ dbt.hash("concat(" ~ parts | join(", ") ~ ")") }}
 {%- endmacro %}
 
 {#- The value of `column` at the group's latest row by `recency_key` (a column built with

@@ -81,6 +81,22 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- True when this run has a window and `relation` has no row outside it (`column` is its time):
+    a first build of the whole history, where looking up the sessions a window touches only
+    costs time (10M events: 7.5 s in fct_session_products and fct_sessions). False when not
+    running against the warehouse (`dbt compile --no-introspect`). -#}
+{% macro estore_window_holds_all(relation, column) -%}
+    {%- if estore_window() is none or not (execute and flags.INTROSPECT) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set query -%}
+        select count(*) from (
+            select 1 from {{ relation }} where not ({{ estore_in_window(column) }}) limit 1
+        ) as outside_the_window
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0] == 0) }}
+{%- endmacro %}
+
 {#- True when the model updates an existing table (never at compile time without a warehouse:
     `dbt compile --no-introspect` must not ask for the relation). -#}
 {% macro estore_is_incremental() -%}

@@ -22,7 +22,9 @@
     previous state, so a failed run retried with the same window is still exact.
 -#}
 {%- set incremental = estore_is_incremental() -%}
-{%- set windowed = estore_window() is not none -%}
+{#- Only the window's sessions are read, unless this first build's window holds every event. -#}
+{%- set windowed = estore_window() is not none
+    and (incremental or not estore_window_holds_all(ref('fct_events'), 'event_time')) -%}
 
 with touched_sessions as (
 
