@@ -685,9 +685,10 @@ def test_first_build_of_the_session_facts_reads_only_the_sessions_its_window_tou
         for name, rows in want.items():
             got = con.execute(f"select * from analytics.{name}").fetchall()
             assert rows and sorted(map(repr, got)) == sorted(map(repr, rows)), name
-        assert len(want["fct_sessions"]) < con.execute(
-            "select count(*) from analytics.fct_events"
-        ).fetchall()[0][0]
+        assert (
+            len(want["fct_sessions"])
+            < con.execute("select count(*) from analytics.fct_events").fetchall()[0][0]
+        )
 
     # the whole history in the window: no lookup, and the full rebuild's rows
     warehouse.dbt("run", *sessions, *day_window(all_days[0], all_days[-1]))
