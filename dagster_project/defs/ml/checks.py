@@ -16,7 +16,7 @@ def _quality(task: Task, ml: MLSettings) -> dg.AssetCheckResult:
     version = artifacts.current_version(Path(ml.data_dir), task.model_name)
     if version is None:
         return dg.AssetCheckResult(passed=False, description="no promoted model")
-    _, meta = artifacts.load(Path(ml.data_dir), task.model_name, version)
+    meta = artifacts.load_metadata(Path(ml.data_dir), task.model_name, version)
     m = meta["metrics"]
     auc = m["model"]["roc_auc"]
     baselines = {n: m[n]["roc_auc"] for n in ("heuristic", "bgnbd") if n in m}
@@ -50,7 +50,7 @@ def _drift(task: Task, warehouse: Warehouse, ml: MLSettings) -> dg.AssetCheckRes
     version = artifacts.current_version(Path(ml.data_dir), task.model_name)
     if version is None:
         return dg.AssetCheckResult(passed=False, description="no promoted model")
-    _, meta = artifacts.load(Path(ml.data_dir), task.model_name, version)
+    meta = artifacts.load_metadata(Path(ml.data_dir), task.model_name, version)
     from datetime import date
 
     from dagster_project.lib.ml.data import as_of_dates, load_rows, matrix  # pandas: lazily

@@ -52,7 +52,12 @@ def current_version(data_dir: Path, model_name: str) -> str | None:
     return json.loads(pointer.read_text())["version"] if pointer.exists() else None
 
 
+def load_metadata(data_dir: Path, model_name: str, version: str) -> dict:
+    """A version's metadata alone: unpickling the model imports scikit-learn (~2 s), which the
+    checks and the evaluation table do not need."""
+    return json.loads((model_root(data_dir, model_name) / version / "metadata.json").read_text())
+
+
 def load(data_dir: Path, model_name: str, version: str):
     folder = model_root(data_dir, model_name) / version
-    metadata = json.loads((folder / "metadata.json").read_text())
-    return joblib.load(folder / "model.joblib"), metadata
+    return joblib.load(folder / "model.joblib"), load_metadata(data_dir, model_name, version)

@@ -90,7 +90,7 @@ def model_evaluation(data_dir: Path) -> pd.DataFrame:
         version = artifacts.current_version(data_dir, task.model_name)
         if version is None:
             continue
-        _, meta = artifacts.load(data_dir, task.model_name, version)
+        meta = artifacts.load_metadata(data_dir, task.model_name, version)
         for scorer, metrics in meta["metrics"].items():
             rows.append(
                 {
