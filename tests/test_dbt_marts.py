@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -295,6 +296,13 @@ class Warehouse:
                 name: con.execute(f"select * from analytics.{name}").to_arrow_table()
                 for name in names
             }
+
+
+def copy_warehouse(source: Path, target: Path) -> Path:
+    """A copy of a DuckDB warehouse file, with what is still in its WAL checkpointed first."""
+    with duckdb.connect(str(source)) as con:
+        con.execute("checkpoint")
+    return shutil.copyfile(source, target)
 
 
 def assert_same_marts(expected: Warehouse, actual: Warehouse) -> None:
@@ -655,12 +663,8 @@ def test_first_build_of_the_session_facts_reads_only_the_sessions_its_window_tou
 ) -> None:
     """A first build (--full-refresh) skips the session lookup only when its window holds every
     event; a narrower window still builds just the sessions with an event in it."""
-    import shutil
-
     warehouse = Warehouse(runner, tmp_path / "first-build")
-    with duckdb.connect(str(full_rebuild.path)) as con:
-        con.execute("checkpoint")  # the copy must not miss what is still in the WAL
-    shutil.copyfile(full_rebuild.path, warehouse.path)
+    copy_warehouse(full_rebuild.path, warehouse.path)
     sessions = ["--select", "fct_session_products", "fct_sessions", "--full-refresh"]
     run_sql = warehouse.target / "run" / "estore" / "models" / "facts"
     day = all_days[3]

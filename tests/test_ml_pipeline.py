@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from test_dbt_marts import CSV_COLUMNS, RAW_DDL
+from test_dbt_marts import CSV_COLUMNS, RAW_DDL, copy_warehouse
 
 from dagster_project.generator import GeneratorConfig, generate
 from dagster_project.lib.ml import artifacts, scoring
@@ -275,8 +276,6 @@ def test_scores_and_retention_targets_are_written(warehouse, trained):
 def test_model_checks_read_metadata_without_unpickling_the_model(warehouse, trained, tmp_path):
     """Quality, drift and the evaluation table need the metadata only: they still work when the
     model file cannot be unpickled (unpickling imports scikit-learn, ~2 s of every pass)."""
-    import shutil
-
     from dagster_project.defs.ingest.resources import Warehouse
     from dagster_project.defs.ml import checks
     from dagster_project.defs.ml.resources import MLSettings
@@ -292,9 +291,7 @@ def test_model_checks_read_metadata_without_unpickling_the_model(warehouse, trai
     quality = checks._quality(PURCHASE, ml)
     assert quality.metadata["roc_auc"].value > 0.5
     # a copy: this process's dbt keeps the warehouse open with another configuration
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("checkpoint")
-    copy = shutil.copyfile(warehouse, tmp_path / "warehouse.duckdb")
+    copy = copy_warehouse(warehouse, tmp_path / "warehouse.duckdb")
     drift = checks._drift(PURCHASE, Warehouse(duckdb_path=str(copy)), ml)
     assert set(drift.metadata) == {f"psi_{feature}" for feature in FEATURES}
     evaluation = scoring.model_evaluation(data_dir)

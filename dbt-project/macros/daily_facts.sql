@@ -97,6 +97,13 @@
     {{ return(run_query(query).columns[0].values()[0] == 0) }}
 {%- endmacro %}
 
+{#- The session facts' rule: with a window, read only the sessions it touches (found through
+    fct_events), unless this is a first build and the window holds every event. -#}
+{% macro estore_reads_window_sessions(incremental) -%}
+    {{ return(estore_window() is not none
+              and (incremental or not estore_window_holds_all(ref('fct_events'), 'event_time'))) }}
+{%- endmacro %}
+
 {#- True when the model updates an existing table (never at compile time without a warehouse:
     `dbt compile --no-introspect` must not ask for the relation). -#}
 {% macro estore_is_incremental() -%}

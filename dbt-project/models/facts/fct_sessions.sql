@@ -18,9 +18,7 @@
     so a failed run retried with the same window is still exact.
 -#}
 {%- set incremental = estore_is_incremental() -%}
-{#- Only the window's sessions are read, unless this first build's window holds every event. -#}
-{%- set windowed = estore_window() is not none
-    and (incremental or not estore_window_holds_all(ref('fct_events'), 'event_time')) -%}
+{%- set windowed = estore_reads_window_sessions(incremental) -%}
 
 with touched_sessions as (
 
