@@ -719,6 +719,40 @@ def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> N
             assert node["columns"].get(column, {}).get("description"), f"{node['name']}.{column}"
 
 
+def test_not_null_constraints_are_enforced_by_the_warehouse_instead_of_tests(
+    full_rebuild: Warehouse, runner
+) -> None:
+    """A column with a not_null constraint in an enforced contract is NOT NULL in the built
+    table (a null fails the build), so a not_null test beside it could never fail: none is."""
+    constrained, doubled = [], []
+    for node in runner.manifest.nodes.values():
+        if node.resource_type != "model":
+            continue
+        for column in node.columns.values():
+            if any(c.type == "not_null" for c in column.constraints):
+                assert node.contract.enforced, f"{node.name}.{column.name}: contract not enforced"
+                constrained.append((node.name, column.name))
+    for test in runner.manifest.nodes.values():
+        metadata = getattr(test, "test_metadata", None)
+        if test.resource_type == "test" and metadata and metadata.name == "not_null":
+            model = test.attached_node.split(".")[-1] if test.attached_node else None
+            if (model, test.column_name) in constrained:
+                doubled.append(test.name)
+    assert constrained
+    assert not doubled, f"not_null tests beside a not_null constraint: {doubled}"
+    with duckdb.connect(str(full_rebuild.path)) as con:
+        nullable = {
+            (table, column): flag
+            for table, column, flag in con.execute(
+                "select table_name, column_name, is_nullable from information_schema.columns"
+                " where table_schema = 'analytics'"
+            ).fetchall()
+        }
+    assert all(nullable[key] == "NO" for key in constrained), [
+        key for key in constrained if nullable[key] != "NO"
+    ]
+
+
 LAYERS = {"staging": 0, "facts": 1, "intermediate": 2, "marts": 3, "ml": 4}
 
 
