@@ -118,6 +118,12 @@ def test_count_physical_lines(tmp_path: Path, gz: bool):
         (event_row(when="2019-10-01T10:00:00"), "event_time is not YYYY-MM-DD HH:MM:SS UTC"),
         (event_row(when="2019-10-01  10:00:00"), "event_time is not YYYY-MM-DD HH:MM:SS UTC"),
         (event_row(when="2019-02-30 10:00:00"), "event_time is not YYYY-MM-DD HH:MM:SS UTC"),
+        (event_row(when=" 2019-10-01 10:00:00"), "event_time is not YYYY-MM-DD HH:MM:SS UTC"),
+        (event_row(when="2019-10-01 10:00:00.5"), "event_time is not YYYY-MM-DD HH:MM:SS UTC"),
+        (
+            event_row().replace("2019-10-01 10:00:00 UTC", " UTC"),
+            "event_time is not YYYY-MM-DD HH:MM:SS UTC",
+        ),
         (event_row().replace("2019-10-01 10:00:00 UTC", ""), "missing event_time"),
         (event_row(product_id=""), "missing product_id"),
         (event_row(user_id=""), "missing user_id"),

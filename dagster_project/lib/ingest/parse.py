@@ -41,6 +41,19 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# What TIMESTAMP_FORMAT adds after DuckDB's own text for a whole-second timestamp.
+_TIME_SUFFIX = TIMESTAMP_FORMAT.removeprefix("%Y-%m-%d %H:%M:%S")
+assert _TIME_SUFFIX == " UTC", "_time_as_written assumes the REES46 timestamp format"
+
+
+def _time_as_written(text: str) -> str:
+    """`event_time` (parsed from `text` with TIMESTAMP_FORMAT) prints back as `text`: the same
+    rule as strftime with that format (no fractions can be parsed), but DuckDB's cast to text is
+    cheaper than strftime (~1.5 CPU-s of a 10M-line load). `||`, not concat(): a null time
+    (the text did not parse) must stay null, never match a field that reads ' UTC'."""
+    return f"cast(event_time as varchar) || '{_TIME_SUFFIX}' = {text}"
+
+
 # Columns the fast path reads as text, to check each value is written exactly before casting.
 _AS_TEXT = ("event_time", "product_id", "category_id", "price", "user_id")
 
@@ -84,7 +97,7 @@ def fast_rows_sql(path: Path, days: DayRange, numbered: bool = False) -> str:
             user_session
         from {read}"""
     return f"""select * exclude (t, p, c, m, u) from ({typed})
-        where coalesce(strftime(event_time, '{TIMESTAMP_FORMAT}') = t
+        where coalesce({_time_as_written("t")}
             and event_type in ({known})
             and cast(product_id as varchar) = p
             and (c is null or cast(category_id as varchar) = c)
@@ -135,7 +148,7 @@ def ok_sql(days: DayRange) -> str:
     known = ", ".join(_quote(t) for t in KNOWN_EVENT_TYPES)
     return f"""coalesce(
             len(f) = {FIELDS} and not contains(line, '"')
-            and strftime(event_time, '{TIMESTAMP_FORMAT}') = f[1]
+            and {_time_as_written("f[1]")}
             and f[2] in ({known})
             and cast(product_id as varchar) = f[3]
             and (f[4] = '' or cast(category_id as varchar) = f[4])
@@ -164,7 +177,7 @@ def reason_sql(days: DayRange) -> str:
         when contains(line, '"') then 'quoted field (REES46 fields are never quoted)'
         when len(f) <> {FIELDS} then 'expected {FIELDS} fields, found ' || len(f)
         when f[1] = '' then 'missing event_time'
-        when strftime(event_time, '{TIMESTAMP_FORMAT}') is distinct from f[1]
+        when not coalesce({_time_as_written("f[1]")}, false)
             then 'event_time is not YYYY-MM-DD HH:MM:SS UTC'
         when f[2] = '' then 'missing event_type'
         when f[2] not in ({known}) then 'unknown event_type ' || f[2]
