@@ -45,6 +45,7 @@ MODELS = {
     "ml_user_days",
     "ml_user_catalog",
     "ml_user_features",
+    "ml_score_features",
     "ml_user_labels",
     "stg_events",
     "fct_events",

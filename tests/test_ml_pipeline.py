@@ -109,7 +109,7 @@ def build_warehouse(runner, bucket: Path, directory: Path, before: dt.date | Non
     end = before or START + dt.timedelta(days=DAYS)  # microbatch: one batch per day
     with _environ(env):
         result = runner.invoke(
-            ["run", "--select", "+ml_user_labels", "--vars", VARS,
+            ["run", "--select", "+ml_user_labels +ml_score_features", "--vars", VARS,
              "--event-time-start", START.isoformat(), "--event-time-end", end.isoformat(),
              "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
              "--log-level", "warn"]

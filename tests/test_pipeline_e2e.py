@@ -58,6 +58,10 @@ def day_partitions() -> list[str]:
     return dg.DagsterInstance.get().get_dynamic_partitions(EVENT_DAYS)
 
 
+def latest_run(key: str) -> str:
+    return dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(key)).run_id
+
+
 def latest_metadata(key: str) -> dict:
     event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(key))
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
@@ -171,8 +175,13 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     assert counts(env) == before
 
     # A late file for an earlier day rebuilds that day (and its session look-around) only.
+    training_set_run = latest_run("ml_user_features")
+    score_features_run = latest_run("ml_score_features")
     env.drop("late.csv", csv_lines(event_row(when="2019-09-30 23:59:00", event_type="purchase")))
     late = run_pipeline(env, defs)
+    # The features to score follow every new day; the training set waits for the next retrain.
+    assert latest_run("ml_score_features") != score_features_run
+    assert latest_run("ml_user_features") == training_set_run
     assert late.files_loaded == 1
     assert late.day_ranges == [("2019-09-30", "2019-09-30")]
     assert counts(env)["analytics.fct_events"] == before["analytics.fct_events"] + 1

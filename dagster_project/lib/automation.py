@@ -21,3 +21,24 @@ upstream_or_code_changed = (
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("upstream_or_code_changed")
+
+# The models retrain weekly (Monday 03:00 UTC), when the code of what they read changes, or
+# when there is no model yet; never while their inputs are being rebuilt. The training set
+# (dbt models tagged ml_training: ml_as_of_dates, ml_user_features, ml_user_labels) follows the
+# same cadence: only training reads it, and rebuilding 13 as_of dates of features on every new
+# day cost most of a new day's marts.
+RETRAIN_CRON = "0 3 * * 1"
+retrain = (
+    (
+        dg.AutomationCondition.on_cron(RETRAIN_CRON, "UTC")
+        | dg.AutomationCondition.code_version_changed().since_last_handled()
+        | dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.code_version_changed()
+        ).since_last_handled()
+        | (
+            dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
+        ).since_last_handled()
+    )
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("weekly_or_code_changed")

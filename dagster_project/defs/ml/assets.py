@@ -15,7 +15,7 @@ from dagster_project.defs.dbt.assets import dbt_marts
 from dagster_project.defs.ingest.assets import WAREHOUSE_POOL
 from dagster_project.defs.ingest.resources import Warehouse
 from dagster_project.defs.ml.resources import MLSettings
-from dagster_project.lib.automation import upstream_or_code_changed
+from dagster_project.lib.automation import retrain, upstream_or_code_changed
 from dagster_project.lib.ml import artifacts, card
 from dagster_project.lib.ml.config import CHURN, PURCHASE, Task
 
@@ -23,24 +23,9 @@ if TYPE_CHECKING:
     from dagster_project.lib.ml.training import TrainingResult
 
 FEATURES_KEY = get_asset_key_for_model([dbt_marts], "ml_user_features")
+SCORE_FEATURES_KEY = get_asset_key_for_model([dbt_marts], "ml_score_features")
 LABELS_KEY = get_asset_key_for_model([dbt_marts], "ml_user_labels")
 GROUP = "ml"
-
-# Retrain weekly (Monday 03:00 UTC), when the feature/label models' code changes, or when there
-# is no model yet; never while the inputs are being rebuilt.
-retrain = (
-    (
-        dg.AutomationCondition.on_cron("0 3 * * 1", "UTC")
-        | dg.AutomationCondition.any_deps_match(
-            dg.AutomationCondition.code_version_changed()
-        ).since_last_handled()
-        | (
-            dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
-        ).since_last_handled()
-    )
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("weekly_or_features_changed")
 
 
 def _image(path: Path) -> str:
@@ -115,12 +100,14 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: Warehouse, ml: MLS
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("ml_purchase_scores", group_name=GROUP, deps=[FEATURES_KEY, "purchase_model"],
+        dg.AssetSpec("ml_purchase_scores", group_name=GROUP,
+                     deps=[SCORE_FEATURES_KEY, "purchase_model"],
                      automation_condition=upstream_or_code_changed),
-        dg.AssetSpec("ml_churn_scores", group_name=GROUP, deps=[FEATURES_KEY, "churn_model"],
+        dg.AssetSpec("ml_churn_scores", group_name=GROUP,
+                     deps=[SCORE_FEATURES_KEY, "churn_model"],
                      automation_condition=upstream_or_code_changed),
         dg.AssetSpec("ml_retention_targets", group_name=GROUP,
-                     deps=[FEATURES_KEY, "churn_model"],
+                     deps=[SCORE_FEATURES_KEY, "churn_model"],
                      automation_condition=upstream_or_code_changed),
     ],
     pool=WAREHOUSE_POOL,

@@ -53,14 +53,11 @@ def _drift(task: Task, warehouse: Warehouse, ml: MLSettings) -> dg.AssetCheckRes
     meta = artifacts.load_metadata(Path(ml.data_dir), task.model_name, version)
     from datetime import date
 
-    from dagster_project.lib.ml.data import as_of_dates, load_rows, matrix  # pandas: lazily
+    from dagster_project.lib.ml.data import load_rows, matrix, score_rows  # pandas: lazily
 
     with warehouse.connect() as con:
         reference = load_rows(con, task, [date.fromisoformat(meta["eval_as_of_date"])], False)
-        latest = as_of_dates(con)["as_of_date"].max()
-        current = load_rows(
-            con, task, [latest.date() if hasattr(latest, "date") else latest], False
-        )
+        current = score_rows(con, task)
     xr, xc = matrix(reference), matrix(current)
     values = {f: psi(xr[:, i], xc[:, i]) for i, f in enumerate(FEATURES)}
     drifted = sorted(f for f, v in values.items() if v > WARN_PSI)

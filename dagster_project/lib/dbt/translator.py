@@ -8,9 +8,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-from dagster_project.lib.automation import any_day_updated, upstream_or_code_changed
+from dagster_project.lib.automation import any_day_updated, retrain, upstream_or_code_changed
 
 DAILY_TAG = "daily"
+# dbt models read only by training (the training set): rebuilt when the models retrain.
+ML_TRAINING_TAG = "ml_training"
 
 # The lineage view cuts node names past 18 characters (`mart_..._performance`): these models'
 # asset keys are shorter than their table names (the tables keep their names; each asset's
@@ -34,9 +36,12 @@ def model_asset_key(model_name: str) -> dg.AssetKey:
     return dg.AssetKey([SHORT_KEYS.get(model_name, model_name)])
 
 
+def _tags(props: Mapping[str, Any]) -> set[str]:
+    return set(props.get("tags", [])) | set(props.get("config", {}).get("tags", []))
+
+
 def is_daily(props: Mapping[str, Any]) -> bool:
-    tags = set(props.get("tags", [])) | set(props.get("config", {}).get("tags", []))
-    return DAILY_TAG in tags
+    return DAILY_TAG in _tags(props)
 
 
 class EstoreTranslator(DagsterDbtTranslator):
@@ -50,6 +55,8 @@ class EstoreTranslator(DagsterDbtTranslator):
             return None  # scheduled, see snapshot_schedule
         if is_daily(dbt_resource_props):
             return any_day_updated
+        if ML_TRAINING_TAG in _tags(dbt_resource_props):
+            return retrain  # read by training only: rebuilt when the models retrain
         return upstream_or_code_changed
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURES_TABLE = "analytics.ml_user_features"
+FEATURES_TABLE = "analytics.ml_user_features"  # the training set: every as_of date
+SCORE_FEATURES_TABLE = "analytics.ml_score_features"  # the warehouse's as_of only: scored
 LABELS_TABLE = "analytics.ml_user_labels"
 AS_OF_TABLE = "analytics.ml_as_of_dates"
 

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .config import AS_OF_TABLE, FEATURES, FEATURES_TABLE, LABELS_TABLE, Task
+from .config import AS_OF_TABLE, FEATURES, FEATURES_TABLE, LABELS_TABLE, SCORE_FEATURES_TABLE, Task
 
 # Value used for "never happened" day counts (e.g. days since last order for a non-buyer), so
 # linear models see "long ago"; tree models would cope with NaN, linear ones do not.
@@ -55,18 +55,30 @@ def time_split(dates: pd.DataFrame, task: Task) -> Split:
 def load_rows(
     con: duckdb.DuckDBPyConnection, task: Task, dates: list[date], with_labels: bool = True
 ) -> pd.DataFrame:
-    """Feature rows (and the task's label) for the given as_of dates; buyers only for churn."""
+    """Training-set feature rows (and the task's label) for the given as_of dates; buyers only
+    for churn."""
     literal = ", ".join(f"date '{d.isoformat()}'" for d in dates)
+    return _rows(con, task, FEATURES_TABLE, f"f.as_of_date in ({literal})", with_labels)
+
+
+def score_rows(con: duckdb.DuckDBPyConnection, task: Task) -> pd.DataFrame:
+    """The rows to score: features at the warehouse's as_of (buyers only for churn)."""
+    return _rows(con, task, SCORE_FEATURES_TABLE, "true", with_labels=False)
+
+
+def _rows(
+    con: duckdb.DuckDBPyConnection, task: Task, table: str, condition: str, with_labels: bool
+) -> pd.DataFrame:
     label = f", l.{task.label} as label" if with_labels else ""
     join = f"inner join {LABELS_TABLE} l using (as_of_date, user_id)" if with_labels else ""
-    where = [f"f.as_of_date in ({literal})"]
+    where = [condition]
     if task.buyers_only:
         where.append("f.is_buyer")
     if with_labels:
         where.append(f"l.{task.label} is not null")
     sql = f"""
         select f.as_of_date, f.user_id, {", ".join(f"f.{c}" for c in FEATURES)} {label}
-        from {FEATURES_TABLE} f {join}
+        from {table} f {join}
         where {" and ".join(where)}
         order by f.as_of_date, f.user_id
     """

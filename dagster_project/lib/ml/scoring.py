@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import artifacts
 from .config import CHURN, PURCHASE, SCORE_TABLES, MLConfig, Task
-from .data import as_of_dates, load_rows, matrix
+from .data import matrix, score_rows
 
 TARGETS_TABLE = "analytics.ml_retention_targets"
 # The current models' holdout metrics beside their baselines and the oracle (dashboards read it).
@@ -24,8 +24,7 @@ def score_task(con: duckdb.DuckDBPyConnection, task: Task, data_dir: Path) -> pd
     if version is None:
         raise RuntimeError(f"no promoted {task.model_name}: materialize it first")
     model, _ = artifacts.load(data_dir, task.model_name, version)
-    latest = pd.Timestamp(as_of_dates(con)["as_of_date"].max()).date()
-    frame = load_rows(con, task, [latest], with_labels=False)
+    frame = score_rows(con, task)
     p = model.predict_proba(matrix(frame))[:, 1] if len(frame) else np.empty(0)
     out = pd.DataFrame(
         {
@@ -48,7 +47,7 @@ def retention_targets(
     P(churn) x expected future value x win-back rate - contact cost, where the expected future
     value is the buyer's historical revenue per day of tenure over `value_horizon_days`."""
     latest = churn_scores["as_of_date"].max() if len(churn_scores) else None
-    frame = load_rows(con, CHURN, [latest], with_labels=False) if latest is not None else None
+    frame = score_rows(con, CHURN) if latest is not None else None
     if frame is None or frame.empty:
         out = pd.DataFrame(columns=["as_of_date", "user_id", "p_churn", "expected_future_value",
                                     "expected_value", "target_rank"])  # fmt: skip

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['ml']) }}
+{{ config(materialized='table', tags=['ml', 'ml_training']) }}
 -- The as_of dates the ML features and labels are computed for: every ml_as_of_step_days days
 -- back from the warehouse's as_of (the day after the last event), keeping dates with at least
 -- ml_min_history_days of history. One model gives several training dates plus the scoring date.

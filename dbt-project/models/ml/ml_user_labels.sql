@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['ml']) }}
+{{ config(materialized='table', tags=['ml', 'ml_training']) }}
 -- Labels of each ml_user_features row, from orders on or after as_of_date:
 -- purchased = an order in [as_of, as_of + ml_purchase_horizon_days);
 -- churned = a buyer (an order before as_of) with no order in [as_of, as_of + ml_churn_horizon_days).
