@@ -17,6 +17,7 @@ from dagster_project.defs.ingest.resources import RawWarehouse
 from dagster_project.lib.dbt.invocation import BUILD_FLAGS, window_args
 from dagster_project.lib.dbt.metadata import HEADLINES, ModelStats, ModelTable, read_stats
 from dagster_project.lib.dbt.project import dbt_project, ensure_manifest
+from dagster_project.lib.dbt.target_dirs import prune_invocation_dirs
 from dagster_project.lib.dbt.translator import is_daily, translator
 from dagster_project.lib.partitions import daily_partitions, window_of
 from dagster_project.lib.settings import Environment, Settings
@@ -49,6 +50,7 @@ def run_dbt(
     # the exit status was lost (a process reaped by someone else reports 0 to its Popen).
     if not (invocation.target_path / "run_results.json").exists():
         raise dg.Failure(f"dbt {args[0]} ended without writing its results (stopped?)")
+    prune_invocation_dirs(invocation.target_path.parent)
 
 
 def with_model_metadata(context, manifest, events, warehouse: RawWarehouse, window):
