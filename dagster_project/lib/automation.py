@@ -13,11 +13,20 @@ any_day_updated = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("any_day_updated")
 
-# Whole-table models rebuild once their inputs changed, or their own code did.
+# Whole-table models rebuild once their inputs changed, or their own code did, or once when an
+# upgrade adds them (missing while their inputs exist): since_last_handled() ignores what was
+# already true the first time a condition runs, so a new model would wait for new data while
+# an asset reading it (its inputs updated) failed on a table that does not exist.
 upstream_or_code_changed = (
     (
-        dg.AutomationCondition.any_deps_updated() | dg.AutomationCondition.code_version_changed()
-    ).since_last_handled()
+        (
+            dg.AutomationCondition.any_deps_updated()
+            | dg.AutomationCondition.code_version_changed()
+        ).since_last_handled()
+        | (
+            dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
+        ).newly_true()
+    )
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("upstream_or_code_changed")
