@@ -18,13 +18,15 @@ EVALUATION_TABLE = "analytics.ml_model_evaluation"
 EVALUATION_METRICS = ("n", "roc_auc", "pr_auc", "top_decile_lift", "log_loss", "brier")
 
 
-def score_task(con: duckdb.DuckDBPyConnection, task: Task, data_dir: Path) -> pd.DataFrame:
-    """Score every user of the latest as_of with the promoted model and replace the table."""
+def score_task(
+    con: duckdb.DuckDBPyConnection, task: Task, frame: pd.DataFrame, data_dir: Path
+) -> pd.DataFrame:
+    """Score `frame` (the task's rows of the features scored: every user of the warehouse's
+    as_of) with the promoted model and replace the table."""
     version = artifacts.current_version(data_dir, task.model_name)
     if version is None:
         raise RuntimeError(f"no promoted {task.model_name}: materialize it first")
     model, _ = artifacts.load(data_dir, task.model_name, version)
-    frame = score_rows(con, task)
     p = model.predict_proba(matrix(frame))[:, 1] if len(frame) else np.empty(0)
     out = pd.DataFrame(
         {
@@ -41,14 +43,16 @@ def score_task(con: duckdb.DuckDBPyConnection, task: Task, data_dir: Path) -> pd
 
 
 def retention_targets(
-    con: duckdb.DuckDBPyConnection, churn_scores: pd.DataFrame, config: MLConfig
+    con: duckdb.DuckDBPyConnection,
+    frame: pd.DataFrame,
+    churn_scores: pd.DataFrame,
+    config: MLConfig,
 ) -> pd.DataFrame:
     """Buyers ranked by the expected value of contacting them:
     P(churn) x expected future value x win-back rate - contact cost, where the expected future
-    value is the buyer's historical revenue per day of tenure over `value_horizon_days`."""
-    latest = churn_scores["as_of_date"].max() if len(churn_scores) else None
-    frame = score_rows(con, CHURN) if latest is not None else None
-    if frame is None or frame.empty:
+    value is the buyer's historical revenue per day of tenure over `value_horizon_days`.
+    `frame`: the churn rows of the features scored (the rows `churn_scores` scored)."""
+    if frame.empty:
         out = pd.DataFrame(columns=["as_of_date", "user_id", "p_churn", "expected_future_value",
                                     "expected_value", "target_rank"])  # fmt: skip
     else:
@@ -103,8 +107,9 @@ def model_evaluation(data_dir: Path) -> pd.DataFrame:
 
 
 def score_all(con: duckdb.DuckDBPyConnection, data_dir: Path, config: MLConfig) -> dict:
-    purchase = score_task(con, PURCHASE, data_dir)
-    churn = score_task(con, CHURN, data_dir)
-    targets = retention_targets(con, churn, config)
+    purchase = score_task(con, PURCHASE, score_rows(con, PURCHASE), data_dir)
+    churn_rows = score_rows(con, CHURN)  # read once: scored, then valued for retention
+    churn = score_task(con, CHURN, churn_rows, data_dir)
+    targets = retention_targets(con, churn_rows, churn, config)
     _replace(con, EVALUATION_TABLE, model_evaluation(data_dir))
     return {"purchase": purchase, "churn": churn, "targets": targets}
