@@ -138,8 +138,12 @@ def trained(warehouse, truth, tmp_path_factory) -> Iterator[tuple[Path, dict]]:
 
 
 def features(path: Path) -> pd.DataFrame:
+    """Every as_of date's features: the training set's dates and the scoring date."""
     with duckdb.connect(str(path)) as con:
-        return con.sql("select * from analytics.ml_user_features").df()
+        return con.sql(
+            "select * from analytics.ml_user_features"
+            " union all select * from analytics.ml_score_features"
+        ).df()
 
 
 def test_features_ignore_events_on_or_after_as_of(runner, bucket, warehouse, tmp_path_factory):
@@ -241,7 +245,7 @@ def test_scores_and_retention_targets_are_written(warehouse, trained):
             0
         ]
         n_users, n_buyers = con.execute(
-            "select count(*), count(*) filter (where is_buyer) from analytics.ml_user_features"
+            "select count(*), count(*) filter (where is_buyer) from analytics.ml_score_features"
             " where as_of_date = ?", [latest]
         ).fetchall()[0]  # fmt: skip
         purchase = con.sql("select * from analytics.ml_purchase_scores").df()
@@ -249,7 +253,7 @@ def test_scores_and_retention_targets_are_written(warehouse, trained):
         targets = con.sql("select * from analytics.ml_retention_targets").df()
         evaluation = con.sql("select * from analytics.ml_model_evaluation").df()
         buyers = con.execute(
-            "select user_id, monetary, tenure_days from analytics.ml_user_features"
+            "select user_id, monetary, tenure_days from analytics.ml_score_features"
             " where as_of_date = ? and is_buyer", [latest]
         ).df()  # fmt: skip
     assert len(purchase) == n_users and purchase["user_id"].is_unique

@@ -12,7 +12,7 @@ import pytest
 
 from dagster_project.defs.ml.checks import score_sanity_problems
 from dagster_project.lib.ml.config import CHURN, PURCHASE
-from dagster_project.lib.ml.data import stratified_sample, time_split
+from dagster_project.lib.ml.data import InsufficientHistory, stratified_sample, time_split
 from dagster_project.lib.ml.drift import psi
 from dagster_project.lib.ml.evaluation import evaluate, oracle_fraction, top_decile_lift
 from dagster_project.lib.ml.oracle import true_probabilities
@@ -43,30 +43,42 @@ def test_promotion_margin():
     assert decide_promotion(0.795, BASELINES, None, min_gain=0.01).promote
 
 
-def _dates(latest: dt.date, n: int, purchase_h: int, churn_h: int) -> pd.DataFrame:
-    days = [latest - dt.timedelta(days=7 * k) for k in range(n)]
+def _dates(roles: dict[str, tuple[str | None, str | None]]) -> pd.DataFrame:
+    """ml_as_of_dates rows: {as_of date: (purchase_role, churn_role)}."""
+    days = sorted(roles)
     return pd.DataFrame(
         {
-            "as_of_date": days,
-            "purchase_horizon_days": purchase_h,
-            "churn_horizon_days": churn_h,
-            "purchase_label_complete": [d + dt.timedelta(days=purchase_h) <= latest for d in days],
-            "churn_label_complete": [d + dt.timedelta(days=churn_h) <= latest for d in days],
+            "as_of_date": [dt.date.fromisoformat(d) for d in days],
+            "purchase_horizon_days": 7,
+            "churn_horizon_days": 30,
+            "purchase_role": [roles[d][0] for d in days],
+            "churn_role": [roles[d][1] for d in days],
         }
     )
 
 
-def test_time_split_trains_only_on_horizons_that_end_before_the_holdout():
-    latest = dt.date(2020, 1, 8)
-    dates = _dates(latest, 11, 7, 30)
+def test_time_split_reads_each_tasks_roles_from_ml_as_of_dates():
+    """The rule itself (which date trains, which evaluates) is ml_as_of_dates' SQL, with its dbt
+    unit tests; training reads exactly those dates and scores the latest."""
+    dates = _dates(
+        {
+            "2019-12-04": ("train", "train"),
+            "2019-12-11": ("train", None),
+            "2019-12-18": ("evaluate", "evaluate"),
+            "2019-12-25": (None, None),
+        }
+    )
     p = time_split(dates, PURCHASE)
-    assert p.eval_date == dt.date(2020, 1, 1) and p.score_date == latest
-    assert max(p.train_dates) == dt.date(2019, 12, 25) and len(p.train_dates) == 9
+    assert p.train_dates == [dt.date(2019, 12, 4), dt.date(2019, 12, 11)]
+    assert p.eval_date == dt.date(2019, 12, 18) and p.score_date == dt.date(2019, 12, 25)
+    assert p.horizon_days == 7
     c = time_split(dates, CHURN)
-    assert c.eval_date == dt.date(2019, 12, 4)  # the latest with 30 complete days
-    assert c.train_dates == [dt.date(2019, 10, 30)]  # 30-day horizon ends by 12-04
-    with pytest.raises(ValueError, match="no training"):
-        time_split(_dates(latest, 8, 7, 30), CHURN)
+    assert c.train_dates == [dt.date(2019, 12, 4)] and c.eval_date == dt.date(2019, 12, 18)
+    assert c.horizon_days == 30
+    # a first month: no date has a role, so there is nothing to train on (a state, not a bug)
+    first_month = _dates({"2019-10-25": (None, None), "2019-11-01": (None, None)})
+    with pytest.raises(InsufficientHistory, match="no purchase training date"):
+        time_split(first_month, PURCHASE)
 
 
 def test_stratified_sample_keeps_label_shares():

@@ -48,7 +48,8 @@ def model_card(metadata: dict, config: MLConfig) -> str:
 {purpose}
 
 ## Data
-- Point-in-time features `ml_user_features` (dbt): only events strictly before each as_of.
+- Point-in-time features `ml_user_features` (dbt): only events strictly before each as_of;
+  the dates each model trains and is evaluated on are `ml_as_of_dates`' roles.
 - Training as_of dates: {", ".join(metadata["train_as_of_dates"])} ({metadata["train_rows"]} rows,
   stratified sample cap {config.sample_cap}); holdout as_of {metadata["eval_as_of_date"]}
   ({metadata["eval_rows"]} rows). Every training label horizon ends before the holdout as_of.

@@ -40,15 +40,15 @@ class Task:
     label: str  # column of ml_user_labels
     buyers_only: bool  # churn is defined for buyers only
     horizon_column: str  # column of ml_as_of_dates with the horizon in days
-    complete_column: str  # column of ml_as_of_dates: label horizon fully observed
+    role_column: str  # column of ml_as_of_dates: 'train' / 'evaluate' (the time split)
 
     @property
     def model_name(self) -> str:
         return f"{self.name}_model"
 
 
-PURCHASE = Task("purchase", "purchased", False, "purchase_horizon_days", "purchase_label_complete")
-CHURN = Task("churn", "churned", True, "churn_horizon_days", "churn_label_complete")
+PURCHASE = Task("purchase", "purchased", False, "purchase_horizon_days", "purchase_role")
+CHURN = Task("churn", "churned", True, "churn_horizon_days", "churn_role")
 TASKS = {t.name: t for t in (PURCHASE, CHURN)}
 
 

@@ -37,19 +37,19 @@ def as_of_dates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def time_split(dates: pd.DataFrame, task: Task) -> Split:
-    complete = dates[dates[task.complete_column].astype(bool)]
-    if complete.empty:
-        raise InsufficientHistory(f"no as_of date has complete {task.name} labels: load more days")
-    horizon = int(dates[task.horizon_column].iloc[0])
-    eval_date = pd.Timestamp(complete["as_of_date"].max()).date()
-    days = [pd.Timestamp(d).date() for d in complete["as_of_date"]]
-    train = sorted(d for d in days if d + timedelta(days=horizon) <= eval_date)
-    if not train:
+    """The task's split as ml_as_of_dates assigns it (the rule lives in that model's SQL, so
+    the training set holds exactly the dates read here)."""
+    roles = dates[task.role_column]
+    train = sorted(pd.Timestamp(d).date() for d in dates.loc[roles == "train", "as_of_date"])
+    evaluation = [pd.Timestamp(d).date() for d in dates.loc[roles == "evaluate", "as_of_date"]]
+    if not train or len(evaluation) != 1:
         raise InsufficientHistory(
-            f"no training as_of date ends its {task.name} horizon before {eval_date}"
+            f"no {task.name} training date ends its horizon before a later evaluation date"
+            " with complete labels: load more days"
         )
+    horizon = int(dates[task.horizon_column].iloc[0])
     score_date = pd.Timestamp(dates["as_of_date"].max()).date()
-    return Split(train, eval_date, score_date, horizon)
+    return Split(train, evaluation[0], score_date, horizon)
 
 
 def load_rows(
