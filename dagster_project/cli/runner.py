@@ -211,12 +211,16 @@ class PipelineRunner:
         temporary.write_text(serialize_value(cursor))
         temporary.replace(path)
 
-    def evaluate_automation(self) -> tuple[dict[dg.AssetKey, set[str] | None], object]:
-        """One automation tick: ({asset key: requested partition keys (None = unpartitioned)},
-        the cursor to save once those requests have run)."""
+    def evaluate_automation(
+        self, cursor: object | None = None
+    ) -> tuple[dict[dg.AssetKey, set[str] | None], object]:
+        """One automation tick from `cursor` (default: the saved one): ({asset key: requested
+        partition keys (None = unpartitioned)}, the cursor to save once those requests have run)."""
         with partitions_read_once(self.instance):
             result = dg.evaluate_automation_conditions(
-                defs=self.defs, instance=self.instance, cursor=self._load_cursor()
+                defs=self.defs,
+                instance=self.instance,
+                cursor=cursor if cursor is not None else self._load_cursor(),
             )
             requested: dict[dg.AssetKey, set[str] | None] = {}
             for key in {r.key for r in result.results if isinstance(r.key, dg.AssetKey)}:
@@ -229,12 +233,15 @@ class PipelineRunner:
     def build_downstream(self, max_rounds: int = 5) -> None:
         daily_job = self.defs.resolve_job_def(daily_models_job.name)
         daily_keys = set(daily_job.asset_layer.executable_asset_keys)
+        cursor = self._load_cursor()
+        deferred: dict[dg.AssetKey, set[str] | None] = {}
         for round_number in range(max_rounds):
-            requested, cursor = self.evaluate_automation()
+            requested, next_cursor = self.evaluate_automation(cursor)
             if round_number == 0:
                 self._add_pending_days(requested, daily_keys)
+            requested = {**deferred, **requested}
             if not requested:
-                self._save_cursor(cursor)
+                self._save_cursor(next_cursor)
                 return
             failures = len(self.report.failed_runs)
             daily = {k: p for k, p in requested.items() if k in daily_keys and p}
@@ -253,14 +260,23 @@ class PipelineRunner:
                     )
                     self.report.day_ranges.append((start, end))
             whole_table = [k for k in requested if k not in daily_keys]
-            for job, keys in self._whole_table_runs(whole_table):
+            # Whole-table assets requested beside day ranges (their code changed, say) wait for
+            # the next round, after the days they read are built, where most are requested again
+            # anyway: one build each instead of one now and one then.
+            wait = bool(daily) and round_number < max_rounds - 1
+            deferred = {k: requested[k] for k in whole_table} if wait else {}
+            for job, keys in self._whole_table_runs([] if wait else whole_table):
                 self._execute(
                     job, f"{len(keys)} {job.name}", asset_selection=keys, tags=AUTOMATION_TAGS
                 )
                 self.report.mart_runs += 1
             if len(self.report.failed_runs) > failures:
-                return  # keep the old cursor: the next `estore run` requests these again
-            self._save_cursor(cursor)
+                return  # keep the saved cursor: the next `estore run` requests these again
+            cursor = next_cursor
+            if not deferred:
+                # Saved only once nothing requested is left waiting: a run killed before the
+                # deferred builds requests them again.
+                self._save_cursor(cursor)
 
     def _add_pending_days(
         self, requested: dict[dg.AssetKey, set[str] | None], daily_keys: set[dg.AssetKey]
