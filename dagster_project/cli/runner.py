@@ -3,7 +3,8 @@
 1. Tick the landing sensor until the bucket has nothing new; execute each run request as the
    daemon would (same job, run config, run key tag).
 2. Evaluate the declarative automation conditions; execute what they request (day ranges of the
-   daily dbt models, then the whole-table marts) until nothing more is requested.
+   daily dbt models, then the whole-table marts) until nothing more is requested. Whole-table
+   assets requested beside day ranges are built in the next round, with what those days refresh.
 3. Take the SCD2 snapshots (the daily schedule's job) when anything was rebuilt.
 """
 
