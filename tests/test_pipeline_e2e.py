@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -217,7 +217,7 @@ def test_files_become_marts_exactly_once(pipeline_env: EstoreEnv):
     kept = cursor_file.read_text()
     assert version and version in kept
     cursor_file.write_text(kept.replace(version, "the-previous-release"))
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     env.drop("next.csv", csv_lines(event_row(when="2019-10-05 08:00:00", event_type="purchase")))
     upgrade = run_pipeline(env, defs)
     assert upgrade.failed_runs == [] and upgrade.day_ranges == [("2019-10-05", "2019-10-05")]
