@@ -213,15 +213,13 @@ class PipelineRunner:
         temporary.replace(path)
 
     def evaluate_automation(
-        self, cursor: object | None = None
+        self, cursor: object | None
     ) -> tuple[dict[dg.AssetKey, set[str] | None], object]:
-        """One automation tick from `cursor` (default: the saved one): ({asset key: requested
+        """One automation tick from `cursor` (None: the first): ({asset key: requested
         partition keys (None = unpartitioned)}, the cursor to save once those requests have run)."""
         with partitions_read_once(self.instance):
             result = dg.evaluate_automation_conditions(
-                defs=self.defs,
-                instance=self.instance,
-                cursor=cursor if cursor is not None else self._load_cursor(),
+                defs=self.defs, instance=self.instance, cursor=cursor
             )
             requested: dict[dg.AssetKey, set[str] | None] = {}
             for key in {r.key for r in result.results if isinstance(r.key, dg.AssetKey)}:
@@ -364,7 +362,7 @@ class PipelineRunner:
         self.fail_orphaned_runs()
         if self._load_cursor() is None:
             # The first tick only records the current state.
-            self._save_cursor(self.evaluate_automation()[1])
+            self._save_cursor(self.evaluate_automation(None)[1])
         self.ingest_pending()
         before = (len(self.report.day_ranges), self.report.mart_runs)
         self.build_downstream()

@@ -34,7 +34,7 @@ upstream_or_code_changed = _when_idle(
 # The models retrain weekly (Monday 03:00 UTC), when the code of what they read changes, or
 # when there is no model yet; never while their inputs are being rebuilt. The training set
 # (dbt models tagged ml_training: ml_as_of_dates, ml_user_features, ml_user_labels) follows the
-# same cadence: only training reads it, and rebuilding 13 as_of dates of features on every new
+# same cadence: only training reads it, and rebuilding its as_of dates of features on every new
 # day cost 3-5 s of a new day's ~9 s of marts on 91 days of demo history.
 RETRAIN_CRON = "0 3 * * 1"
 retrain = _when_idle(

@@ -3,8 +3,8 @@
     `as_of_dates_sql` selects. Every input is filtered on a date strictly before as_of_date,
     so events on or after as_of_date can change no feature
     (tests/test_ml_pipeline.py::test_features_ignore_events_on_or_after_as_of proves it).
-    Inputs are day facts, never events. ml_user_features (the training set, every as_of date)
-    and ml_score_features (the latest as_of only) are this query.
+    Inputs are day facts, never events. ml_user_features (the training set: the as_of dates a
+    model trains or is evaluated on) and ml_score_features (the latest as_of only) are this query.
 
     Two aggregates per (as_of_date, user), one over the activity days and one over the catalog
     days, and one join: an aggregate and a join per feature group held five (as_of_date, user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURES_TABLE = "analytics.ml_user_features"  # the training set: every as_of date
+FEATURES_TABLE = "analytics.ml_user_features"  # the training set: the dates with a role
 SCORE_FEATURES_TABLE = "analytics.ml_score_features"  # the warehouse's as_of only: scored
 LABELS_TABLE = "analytics.ml_user_labels"
 AS_OF_TABLE = "analytics.ml_as_of_dates"
