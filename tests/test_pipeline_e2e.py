@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from conftest import REAL_SAMPLES, EstoreEnv, age, csv_lines, event_row
 
+from dagster_project.cli.instance import render_dagster_yaml
 from dagster_project.cli.run import load_definitions
 from dagster_project.cli.runner import AUTOMATION_CURSOR_FILE, PipelineRunner
 from dagster_project.cli.summary import summarize
@@ -124,9 +125,8 @@ def input_lines(env: EstoreEnv, valid_only: bool = True) -> int:
 
 @pytest.fixture
 def pipeline_env(estore_env: EstoreEnv):
-    (estore_env.settings.dagster_home / "dagster.yaml").write_text(
-        (Path(__file__).parents[1] / "dagster_project" / "cli" / "dagster.yaml").read_text()
-    )
+    home = estore_env.settings.dagster_home
+    (home / "dagster.yaml").write_text(render_dagster_yaml(home))
     return estore_env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
+import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,13 +33,19 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
+    ours = render_dagster_yaml(home)
     if not config.exists() or (
-        config.read_text().startswith(TEMPLATE_MARKER)
-        and config.read_text() != TEMPLATE.read_text()
+        config.read_text().startswith(TEMPLATE_MARKER) and config.read_text() != ours
     ):
-        shutil.copyfile(TEMPLATE, config)
+        config.write_text(ours)
     settings.export_dagster_home()
     return home
+
+
+def render_dagster_yaml(home: Path) -> str:
+    """Our dagster.yaml for this DAGSTER_HOME (the event log's folder is an absolute path: the
+    instance must load without DAGSTER_HOME set, e.g. `InstanceRef.from_dir`)."""
+    return string.Template(TEMPLATE.read_text()).safe_substitute(DAGSTER_HOME=home.resolve())
 
 
 def get_instance(settings: Settings) -> dg.DagsterInstance:

@@ -1,0 +1,117 @@
+"""The local Dagster event log (lib/event_log.py): Dagster's own files and format, engines kept
+open between events, and nothing committed lost when the writing process is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from dagster_project.cli.instance import render_dagster_yaml
+from dagster_project.lib.event_log import OPEN_DATABASES, KeptOpenSqliteEventLogStorage
+
+
+@dg.asset
+def tiny() -> int:
+    return 1
+
+
+TINY_JOB = dg.define_asset_job("tiny_job", selection=[tiny])
+TINY_DEFS = dg.Definitions(assets=[tiny], jobs=[TINY_JOB])
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A DAGSTER_HOME with estore's dagster.yaml, as `estore` prepares it."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(render_dagster_yaml(home))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the instance loads without it
+    return home
+
+
+def _instance(home: Path) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def _run_tiny(instance: dg.DagsterInstance) -> str:
+    result = TINY_DEFS.resolve_job_def("tiny_job").execute_in_process(instance=instance)
+    assert result.success
+    return result.run_id
+
+
+def test_the_log_is_dagsters_own_files_kept_open(home):
+    instance = _instance(home)
+    storage = instance.event_log_storage
+    assert isinstance(storage, KeptOpenSqliteEventLogStorage)
+    runs = [_run_tiny(instance) for _ in range(OPEN_DATABASES + 3)]
+
+    # At most OPEN_DATABASES engines stay open, whatever the number of runs.
+    assert 0 < len(storage._engines) <= OPEN_DATABASES
+    with storage.index_connection() as conn:
+        assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL: no fsync
+
+    # Dagster's stock storage reads the same files where it keeps them (a downgrade, the UI of
+    # an older estore): every run's events and the asset's materializations.
+    stock = SqliteEventLogStorage(str(home / "history" / "runs"))
+    for run_id in runs:
+        types = {e.dagster_event_type for e in stock.get_logs_for_run(run_id) if e.dagster_event}
+        assert {dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.ASSET_MATERIALIZATION} <= types
+    latest = stock.get_latest_materialization_events([dg.AssetKey("tiny")])[dg.AssetKey("tiny")]
+    assert latest is not None and latest.run_id == runs[-1]
+
+    # Wiping deletes the run databases under the open engines: later runs are stored afresh.
+    storage.wipe()
+    assert list(storage._engines) == ["index"]  # reopened to empty the index
+    run_id = _run_tiny(instance)
+    assert any(
+        e.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS
+        for e in stock.get_logs_for_run(run_id)
+        if e.dagster_event
+    )
+    storage.dispose()
+    assert not storage._engines
+
+
+WRITE_THEN_DIE = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from test_event_log import _instance, _run_tiny
+    from pathlib import Path
+    run_id = _run_tiny(_instance(Path({home!r})))
+    print(run_id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no dispose, no checkpoint
+    """
+)
+
+
+def test_a_killed_writer_loses_no_committed_event(home):
+    """synchronous = NORMAL gives up durability only against an OS crash: a process killed with
+    its connections open has still stored every event it committed."""
+    script = WRITE_THEN_DIE.format(tests=str(Path(__file__).parent), home=str(home))
+    process = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+    )
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    run_id = process.stdout.split()[-1]
+
+    instance = _instance(home)
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+    types = [e.dagster_event_type for e in instance.all_logs(run_id) if e.dagster_event]
+    assert types[-1] == dg.DagsterEventType.RUN_SUCCESS
+    assert dg.DagsterEventType.ASSET_MATERIALIZATION in types
+    record = instance.get_latest_materialization_event(dg.AssetKey("tiny"))
+    assert record is not None and record.run_id == run_id
