@@ -59,6 +59,9 @@ def test_the_log_is_dagsters_own_files_kept_open(home):
     with storage.index_connection() as conn:
         assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("pragma synchronous").scalar() == 1  # NORMAL: no fsync
+    # Tables are looked up once they exist (asked for every check event), not before.
+    assert storage.has_table("asset_check_executions") and storage.has_table("asset_keys")
+    assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
 
     # Dagster's stock storage reads the same files where it keeps them (a downgrade, the UI of
     # an older estore): every run's events and the asset's materializations.

@@ -59,7 +59,7 @@ def _dates(roles: dict[str, tuple[str | None, str | None]]) -> pd.DataFrame:
 
 def test_time_split_reads_each_tasks_roles_from_ml_as_of_dates():
     """The rule itself (which date trains, which evaluates) is ml_as_of_dates' SQL, with its dbt
-    unit tests; training reads exactly those dates and scores the latest."""
+    unit tests; training reads exactly those dates (never the latest, the scoring date)."""
     dates = _dates(
         {
             "2019-12-04": ("train", "train"),
@@ -70,7 +70,7 @@ def test_time_split_reads_each_tasks_roles_from_ml_as_of_dates():
     )
     p = time_split(dates, PURCHASE)
     assert p.train_dates == [dt.date(2019, 12, 4), dt.date(2019, 12, 11)]
-    assert p.eval_date == dt.date(2019, 12, 18) and p.score_date == dt.date(2019, 12, 25)
+    assert p.eval_date == dt.date(2019, 12, 18)
     assert p.horizon_days == 7
     c = time_split(dates, CHURN)
     assert c.train_dates == [dt.date(2019, 12, 4)] and c.eval_date == dt.date(2019, 12, 18)

@@ -39,6 +39,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables: set[str] = set()
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
@@ -67,6 +68,13 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         while len(self._engines) > OPEN_DATABASES:
             self._engines.popitem(last=False)[1].dispose()
         return engine
+
+    def has_table(self, table_name: str) -> bool:
+        # Asked for every asset check event, through a new engine each time; a table of the
+        # index, once there, stays (migrations add tables, nothing drops them).
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)
+        return table_name in self._tables
 
     def _close_all(self) -> None:
         with self._db_lock:

@@ -20,11 +20,11 @@ NEVER_DAYS = 365.0
 @dataclass(frozen=True)
 class Split:
     """A time split: train on as_of dates whose label horizon ends on or before the evaluation
-    as_of; evaluate on the latest as_of whose labels are complete; score the latest as_of."""
+    as_of; evaluate on the latest as_of whose labels are complete. (Scoring reads
+    ml_score_features, the warehouse's latest as_of.)"""
 
     train_dates: list[date]
     eval_date: date
-    score_date: date
     horizon_days: int
 
 
@@ -48,8 +48,7 @@ def time_split(dates: pd.DataFrame, task: Task) -> Split:
             " with complete labels: load more days"
         )
     horizon = int(dates[task.horizon_column].iloc[0])
-    score_date = pd.Timestamp(dates["as_of_date"].max()).date()
-    return Split(train, evaluation[0], score_date, horizon)
+    return Split(train, evaluation[0], horizon)
 
 
 def load_rows(
