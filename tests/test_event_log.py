@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from dagster_project.cli.instance import render_dagster_yaml
+from dagster_project.lib import event_log
 from dagster_project.lib.event_log import OPEN_DATABASES, KeptOpenSqliteEventLogStorage
 
 
@@ -118,3 +120,43 @@ def test_a_killed_writer_loses_no_committed_event(home):
     assert dg.DagsterEventType.ASSET_MATERIALIZATION in types
     record = instance.get_latest_materialization_event(dg.AssetKey("tiny"))
     assert record is not None and record.run_id == run_id
+
+
+def _schema(path: Path) -> tuple:
+    with sqlite3.connect(path) as con:
+        return (
+            con.execute("pragma journal_mode").fetchone(),
+            sorted(con.execute("select type, name, tbl_name, sql from sqlite_master").fetchall()),
+            con.execute("select version_num from alembic_version").fetchall(),
+        )
+
+
+def test_a_new_run_database_is_the_one_dagster_creates(tmp_path, monkeypatch):
+    """Created with the migration scripts read once per process, a run's database has Dagster's
+    tables, indexes, WAL mode and alembic head, as Dagster's own `_initdb` makes it; if that
+    fails (another process creating it at the same moment), Dagster's `_initdb` takes over."""
+    stock = SqliteEventLogStorage(str(tmp_path / "stock"))
+    with stock.run_connection("run-a"):
+        pass
+    expected = _schema(tmp_path / "stock" / "run-a.db")
+    assert expected[0] == ("wal",) and expected[2]
+
+    ours = KeptOpenSqliteEventLogStorage(str(tmp_path / "ours"))
+    with ours.run_connection("run-a"):
+        pass
+    assert _schema(tmp_path / "ours" / "run-a.db") == expected
+
+    calls = []
+    original = event_log.SqlEventLogStorageMetadata.create_all
+
+    def locked_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(event_log.SqlEventLogStorageMetadata, "create_all", locked_once)
+    with ours.run_connection("run-b"):
+        pass
+    assert len(calls) == 2  # ours failed, then Dagster's _initdb created it
+    assert _schema(tmp_path / "ours" / "run-b.db") == expected
