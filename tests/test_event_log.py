@@ -9,16 +9,22 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.utils import make_new_run_id
 
 from dagster_project.cli.instance import render_dagster_yaml
 from dagster_project.lib import event_log
-from dagster_project.lib.event_log import OPEN_DATABASES, KeptOpenSqliteEventLogStorage
+from dagster_project.lib.event_log import (
+    OPEN_DATABASES,
+    KeptOpenSqliteEventLogStorage,
+    kept_open,
+)
 
 
 @dg.asset
@@ -54,8 +60,15 @@ def test_the_log_is_dagsters_own_files_kept_open(home):
     instance = _instance(home)
     storage = instance.event_log_storage
     assert isinstance(storage, KeptOpenSqliteEventLogStorage)
-    runs = [_run_tiny(instance) for _ in range(OPEN_DATABASES + 3)]
+    with kept_open():
+        runs = [_run_tiny(instance) for _ in range(OPEN_DATABASES + 3)]
+        _test_kept_open_engines(storage, home, runs, instance)
+    # Outside the block (the UI's processes), every event opens and closes its connection.
+    _run_tiny(instance)
+    assert not storage._engines
 
+
+def _test_kept_open_engines(storage, home: Path, runs: list[str], instance) -> None:
     # At most OPEN_DATABASES engines stay open, whatever the number of runs.
     assert 0 < len(storage._engines) <= OPEN_DATABASES
     with storage.index_connection() as conn:
@@ -76,7 +89,7 @@ def test_the_log_is_dagsters_own_files_kept_open(home):
 
     # Wiping deletes the run databases under the open engines: later runs are stored afresh.
     storage.wipe()
-    assert list(storage._engines) == ["index"]  # reopened to empty the index
+    assert not storage._engines
     run_id = _run_tiny(instance)
     assert any(
         e.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS
@@ -87,15 +100,44 @@ def test_the_log_is_dagsters_own_files_kept_open(home):
     assert not storage._engines
 
 
+def test_the_ui_streams_a_runs_events_as_they_are_stored(home):
+    """The UI (webserver) streams a run's log by watching the run's database file, while a run
+    worker, another process, writes it. Outside `kept_open()` each event closes its connection,
+    which checkpoints the WAL into that file: the watch sees every event, to the end of the
+    run, even though the webserver holds its own connection to the run's database."""
+    webserver, worker = _instance(home), _instance(home)
+    run_id = make_new_run_id()
+    assert webserver.all_logs(run_id) == []  # the run page was open before the run started
+    seen: list[dg.DagsterEventType | None] = []
+    ended = threading.Event()
+
+    def on_event(entry, _cursor):
+        seen.append(entry.dagster_event_type)
+        if entry.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS:
+            ended.set()
+
+    webserver.event_log_storage.watch(run_id, None, on_event)
+    try:
+        job = TINY_DEFS.resolve_job_def("tiny_job")
+        assert job.execute_in_process(instance=worker, run_id=run_id).success
+        assert ended.wait(timeout=30), f"the watch saw only {seen}"
+    finally:
+        webserver.event_log_storage.end_watch(run_id, on_event)
+        webserver.event_log_storage.dispose()
+    assert len(seen) == len(worker.all_logs(run_id))
+
+
 WRITE_THEN_DIE = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
     from test_event_log import _instance, _run_tiny
     from pathlib import Path
-    run_id = _run_tiny(_instance(Path({home!r})))
-    print(run_id, flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)  # no close, no dispose, no checkpoint
+    from dagster_project.lib.event_log import kept_open
+    with kept_open():  # as `estore run` does
+        run_id = _run_tiny(_instance(Path({home!r})))
+        print(run_id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no close, no dispose, no checkpoint
     """
 )
 

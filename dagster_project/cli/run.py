@@ -32,9 +32,12 @@ def run_pipeline(settings: Settings, console: Console) -> bool | str:
     Returns False when a file or a step failed, WAREHOUSE_BUSY when another process holds
     the warehouse (nothing done)."""
     from dagster_project.cli.instance import WarehouseBusyError, exclusive_lock
+    from dagster_project.lib.event_log import kept_open
 
     try:
-        with exclusive_lock(settings, "estore run"):
+        # While the lock is held no `make dev` is up, so no UI watches the event log: it is
+        # kept open between events (lib/event_log.py).
+        with exclusive_lock(settings, "estore run"), kept_open():
             return _run_pipeline(settings, console)
     except WarehouseBusyError as exc:
         console.print(f"[red]{exc}[/red]")

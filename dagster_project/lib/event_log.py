@@ -11,6 +11,11 @@ loaded and built (raw.load_manifest, raw.pending_days), so such a loss at worst 
 rebuild what those events covered. A new run's database is created with the migration scripts
 read once per process. Selected in dagster.yaml (`event_log_storage`); the files are Dagster's,
 unchanged.
+
+Only `estore run` keeps the log open (`kept_open()`, while it holds the warehouse lock, so no
+`make dev` is up). The UI streams a run's events by watching the run's database file, which a
+kept-open WAL connection leaves untouched until a checkpoint: in the UI's processes (webserver,
+daemon, run workers) every event opens and closes its connection, as in Dagster.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 import sqlalchemy as db
 from alembic.runtime.migration import MigrationContext
@@ -51,8 +57,21 @@ def _migration_scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(get_alembic_config(sqlite_event_log.__file__))
 
 
+@contextmanager
+def kept_open() -> Iterator[None]:
+    """Within this block, the event log of this process keeps its databases open."""
+    KeptOpenSqliteEventLogStorage.keep_open = True
+    try:
+        yield
+    finally:
+        KeptOpenSqliteEventLogStorage.keep_open = False
+
+
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` with engines kept open (at most OPEN_DATABASES)."""
+    """`SqliteEventLogStorage` with engines kept open (at most OPEN_DATABASES) while
+    `keep_open`, and cheaper new run databases and table lookups always."""
+
+    keep_open: ClassVar[bool] = False
 
     def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -65,6 +84,11 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        if not self.keep_open:
+            self._close_all()  # a block of `kept_open()` ended
+            with super()._connect(shard) as conn:
+                yield conn
+            return
         # One user at a time (the lock), as in the parent: one connection per database suffices.
         with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
             yield conn
@@ -79,16 +103,22 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
             )
             db.event.listen(engine, "connect", _commit_without_fsync)
             if shard not in self._initialized_dbs:
-                new_run = shard != INDEX_SHARD_NAME and not os.path.exists(
-                    self.path_for_shard(shard)
-                )
-                if not (new_run and self._created_run_database(engine)):
+                try:
                     self._initdb(engine)
+                except Exception:
+                    engine.dispose()  # not cached: close its connection now
+                    raise
                 self._initialized_dbs.add(shard)
         self._engines[shard] = engine  # the most recently used last
         while len(self._engines) > OPEN_DATABASES:
             self._engines.popitem(last=False)[1].dispose()
         return engine
+
+    def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
+        path = engine.url.database or ""
+        new_run = not for_index_shard and not path.endswith(f"{INDEX_SHARD_NAME}.db")
+        if not (new_run and not os.path.exists(path) and self._created_run_database(engine)):
+            super()._initdb(engine, for_index_shard=for_index_shard)
 
     def _created_run_database(self, engine: Engine) -> bool:
         """A new run's database as Dagster's `_initdb` makes it: its tables, WAL, stamped with
@@ -112,13 +142,15 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         return table_name in self._tables
 
     def _close_all(self) -> None:
-        with self._db_lock:
-            while self._engines:
-                self._engines.popitem()[1].dispose()
+        if self._engines:
+            with self._db_lock:
+                while self._engines:
+                    self._engines.popitem()[1].dispose()
 
     def wipe(self) -> None:
         self._close_all()  # the run databases are deleted
         super().wipe()
+        self._close_all()  # any opened meanwhile (the parent deletes without the lock)
 
     def dispose(self) -> None:
         self._close_all()
