@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+import yaml
 from conftest import EstoreEnv, age, csv_lines, event_row
 from dagster._core.storage.tags import RUN_KEY_TAG
 
+from dagster_project.cli.instance import render_dagster_yaml
 from dagster_project.defs.ingest.assets import ingest_file, ingest_file_job
 from dagster_project.defs.ingest.resources import LandingBucket, Warehouse
 from dagster_project.defs.ingest.sensor import landing_sensor
+from dagster_project.lib.event_log import kept_open
 from dagster_project.lib.ingest.plan import ListingCursor
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
+def instance(tmp_path):
+    """A real instance with estore's event log, kept open as `estore run` keeps it: this file
+    creates a thousand runs (with Dagster's stock log, ~0.2 s each)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    event_log = yaml.safe_load(render_dagster_yaml(home))["event_log_storage"]
+    overrides = {"event_log_storage": event_log}
+    with kept_open(), dg.instance_for_test(overrides=overrides, temp_dir=str(home)) as instance:
         yield instance
 
 
