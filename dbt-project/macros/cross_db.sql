@@ -89,6 +89,22 @@
     case when {{ condition }} then 1 else 0 end
 {%- endmacro %}
 
+{#- How many rows of the group meet the condition, as a BIGINT. A filtered count, not a sum of
+    estore_flag: DuckDB keeps a BIGINT count per group where a sum of 0/1 keeps a HUGEINT, and
+    at a month's 33M session-product groups the aggregate spills less (fct_session_products at 43M
+    events: 180 -> 152 s). -#}
+{% macro estore_count_if(condition) -%}
+    {{ return(adapter.dispatch('estore_count_if', 'estore')(condition)) }}
+{%- endmacro %}
+
+{% macro default__estore_count_if(condition) -%}
+    count(*) filter (where {{ condition }})
+{%- endmacro %}
+
+{% macro bigquery__estore_count_if(condition) -%}
+    countif({{ condition }})
+{%- endmacro %}
+
 {#- A timestamp literal from a Python datetime (UTC), valid on DuckDB and BigQuery. -#}
 {% macro estore_timestamp_literal(value) -%}
     cast('{{ value.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)

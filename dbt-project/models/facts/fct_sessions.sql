@@ -72,9 +72,9 @@ sessions as (
         sum(remove_from_carts) as remove_from_carts,
         sum(purchases) as purchases,
         count(*) as products,
-        sum({{ estore_flag('views > 0') }}) as products_viewed,
-        sum({{ estore_flag('carts > 0') }}) as products_carted,
-        sum({{ estore_flag('purchases > 0') }}) as products_purchased,
+        {{ estore_count_if('views > 0') }} as products_viewed,
+        {{ estore_count_if('carts > 0') }} as products_carted,
+        {{ estore_count_if('purchases > 0') }} as products_purchased,
         sum(purchase_revenue) as order_revenue
     from session_products
     group by session_id, user_id, user_session

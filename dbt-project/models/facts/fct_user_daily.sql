@@ -17,11 +17,11 @@ daily_events as (
         min(event_time) as first_event_time,
         max(event_time) as last_event_time,
         count(*) as events,
-        sum({{ estore_flag("event_type = 'view'") }}) as views,
-        sum({{ estore_flag("event_type = 'cart'") }}) as carts,
-        sum({{ estore_flag("event_type = 'remove_from_cart'") }}) as remove_from_carts,
-        sum({{ estore_flag("event_type = 'purchase'") }}) as purchases,
-        sum({{ estore_flag('user_session is null') }}) as sessionless_events,
+        {{ estore_count_if("event_type = 'view'") }} as views,
+        {{ estore_count_if("event_type = 'cart'") }} as carts,
+        {{ estore_count_if("event_type = 'remove_from_cart'") }} as remove_from_carts,
+        {{ estore_count_if("event_type = 'purchase'") }} as purchases,
+        {{ estore_count_if('user_session is null') }} as sessionless_events,
         count(distinct case when event_type = 'view' then product_id end) as products_viewed,
         count(distinct case when event_type = 'purchase' then product_id end)
             as products_purchased

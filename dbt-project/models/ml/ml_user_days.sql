@@ -24,9 +24,9 @@ session_days as (
         min(event_time) as first_event_time,
         max({{ estore_flag("event_type = 'cart'") }}) as has_cart,
         max({{ estore_flag("event_type = 'purchase'") }}) as has_purchase,
-        sum({{ estore_flag("event_type = 'view'") }}) as views,
-        sum({{ estore_flag("event_type = 'cart'") }}) as carts,
-        sum({{ estore_flag("event_type = 'purchase'") }}) as items_purchased,
+        {{ estore_count_if("event_type = 'view'") }} as views,
+        {{ estore_count_if("event_type = 'cart'") }} as carts,
+        {{ estore_count_if("event_type = 'purchase'") }} as items_purchased,
         sum(case when event_type = 'purchase' and price > 0 then price else 0 end) as revenue
     from events
     group by user_id, user_session, event_date
