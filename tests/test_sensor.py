@@ -19,7 +19,8 @@ from dagster_project.lib.ingest.plan import ListingCursor
 @pytest.fixture
 def instance(tmp_path):
     """A real instance with estore's event log, kept open as `estore run` keeps it: this file
-    creates a thousand runs (with Dagster's stock log, ~0.2 s each)."""
+    creates a thousand runs (with Dagster's stock log, ~0.2 s each: most of it creating the
+    run's database)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     event_log = yaml.safe_load(render_dagster_yaml(home))["event_log_storage"]
@@ -140,6 +141,7 @@ def test_a_thousand_files_page_through_ticks_without_skips_or_doubles(instance, 
     seen: list[str] = []
     cursor = None
     ticks = 0
+    job = ingest_job(estore_env)
     while True:
         requests, cursor = tick(instance, estore_env, cursor, cap=100)
         ticks += 1
@@ -147,7 +149,7 @@ def test_a_thousand_files_page_through_ticks_without_skips_or_doubles(instance, 
         for request in requests:
             seen.append(request.run_key)
             instance.create_run_for_job(
-                ingest_job(estore_env),
+                job,
                 run_config=request.run_config,
                 tags={RUN_KEY_TAG: request.run_key},
                 status=dg.DagsterRunStatus.SUCCESS,

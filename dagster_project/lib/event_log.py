@@ -8,9 +8,9 @@ subclass keeps a few engines open, one connection each, and commits with `synchr
 SQLite's recommended setting for WAL: a killed process loses nothing it committed; only an OS
 crash or power cut can lose the last events. The warehouse, not this log, records what was
 loaded and built (raw.load_manifest, raw.pending_days), so such a loss at worst makes Dagster
-rebuild what those events covered. A new run's database is created with the migration scripts
-read once per process. Selected in dagster.yaml (`event_log_storage`); the files are Dagster's,
-unchanged.
+rebuild what those events covered. A new run's database is created in one transaction, with
+the migration scripts read once per process (0.19 -> 0.02 s). Selected in dagster.yaml
+(`event_log_storage`); the files are Dagster's, unchanged.
 
 Only `estore run` keeps the log open (`kept_open()`, while it holds the warehouse lock, so no
 `make dev` is up). The UI streams a run's events by watching the run's database file, which a
@@ -126,8 +126,12 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
         `_initdb` then checks and retries, as for any database."""
         try:
             with engine.connect() as conn:
-                SqlEventLogStorageMetadata.create_all(conn)
+                # WAL first (it cannot change inside a transaction), then every table, index
+                # and the stamp in one transaction: one commit, where Python's sqlite3 would
+                # commit (and sync) each CREATE on its own (0.08 -> 0.02 s per run).
                 conn.exec_driver_sql("pragma journal_mode = wal")
+                conn.exec_driver_sql("begin")
+                SqlEventLogStorageMetadata.create_all(conn)
                 MigrationContext.configure(conn).stamp(_migration_scripts(), "head")
                 conn.commit()
         except (db.exc.DatabaseError, sqlite3.DatabaseError):
