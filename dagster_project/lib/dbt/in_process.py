@@ -29,6 +29,7 @@ _CLI_ONLY_ENV = {"DBT_LOG_FORMAT", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO
 _IN_PROCESS_ENV = {"DBT_LOG_LEVEL": "none", "DBT_USE_COLORS": "false"}
 
 _manifests: dict[str, object] = {}
+JINJA_CACHE_DIR = "jinja-cache"  # under dbt-project/target
 
 
 class FinishedDbt:
@@ -68,12 +69,21 @@ def parsed_manifest(profile_args: list[str]):
     call's own DBT_TARGET_PATH is a fresh folder: a full parse, ~5 s), then kept."""
     from dagster_project.lib.dbt.project import parse_key, parse_project
 
+    cache_jinja()
     key = f"{profile_args}|{parse_key()}"
     if key not in _manifests:
         manifest = parse_project(profile_args)
         _manifests.clear()  # one project state at a time
         _manifests[key] = manifest
     return _manifests[key]
+
+
+def cache_jinja() -> None:
+    """Keep the code Jinja generates for dbt's templates between processes (`jinja_cache`)."""
+    from dagster_project.lib.dbt.jinja_cache import install
+    from dagster_project.lib.dbt.project import dbt_project
+
+    install(dbt_project.manifest_path.parent / JINJA_CACHE_DIR)
 
 
 def release_duckdb() -> None:
