@@ -64,15 +64,22 @@ def _profile_args(args: Sequence[str]) -> list[str]:
 
 
 def parsed_manifest(profile_args: list[str]):
-    """The project parsed once per process and connection settings (dbt reuses the
-    partial-parse state `ensure_manifest` left on disk, so this costs about a second; the
-    call's own DBT_TARGET_PATH is a fresh folder: a full parse, ~5 s), then kept."""
-    from dagster_project.lib.dbt.project import parse_key, parse_project
+    """The project parsed once per process and connection settings, then kept: read back from
+    the last process's parse when nothing it depends on changed (`manifest_cache`), else parsed
+    (dbt reuses the partial-parse state `ensure_manifest` left on disk: ~3 s)."""
+    from dagster_project.lib.dbt import manifest_cache
+    from dagster_project.lib.dbt.project import dbt_project, parse_key, parse_project
 
     cache_jinja()
     key = f"{profile_args}|{parse_key()}"
     if key not in _manifests:
-        manifest = parse_project(profile_args)
+        # Taken before the parse: a file changed meanwhile makes the next process parse again.
+        stored_key = manifest_cache.fingerprint(dbt_project.project_dir, key)
+        target = dbt_project.manifest_path.parent
+        manifest = manifest_cache.load(target, stored_key)
+        if manifest is None:
+            manifest = parse_project(profile_args)
+            manifest_cache.save(target, stored_key, manifest)
         _manifests.clear()  # one project state at a time
         _manifests[key] = manifest
     return _manifests[key]

@@ -1,0 +1,85 @@
+"""The parsed dbt project kept on disk between processes (lib/dbt/manifest_cache.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from dagster_project.lib.dbt import manifest_cache
+from dagster_project.lib.settings import DBT_PROJECT_DIR
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the dbt project's files (without its target folder)."""
+    copy = tmp_path / "dbt-project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    return copy
+
+
+def test_the_key_follows_every_project_file_and_the_parse_key(project):
+    key = manifest_cache.fingerprint(project, "local")
+    assert manifest_cache.fingerprint(project, "local") == key
+    assert manifest_cache.fingerprint(project, "prod") != key
+    model = project / "models" / "facts" / "fct_events.sql"
+    stat = model.stat()
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000))  # saved again
+    touched = manifest_cache.fingerprint(project, "local")
+    assert touched != key
+    (project / "macros" / "new_macro.sql").write_text("{% macro m() %}1{% endmacro %}")
+    assert manifest_cache.fingerprint(project, "local") not in (key, touched)
+    (project / "dbt_project.yml").write_text((project / "dbt_project.yml").read_text() + "\n")
+    assert len({key, touched, manifest_cache.fingerprint(project, "local")}) == 3
+
+
+def test_a_stored_manifest_is_read_back_only_under_its_key(tmp_path):
+    manifest = {"nodes": {"model.estore.a": 1}}  # anything picklable stands for a Manifest
+    assert manifest_cache.load(tmp_path, "k1") is None  # nothing stored
+    manifest_cache.save(tmp_path, "k1", manifest)
+    assert manifest_cache.load(tmp_path, "k1") == manifest
+    assert manifest_cache.load(tmp_path, "k2") is None
+    stored = tmp_path / manifest_cache.CACHE_FILE
+    stored.write_bytes(stored.read_bytes()[:20])  # truncated
+    assert manifest_cache.load(tmp_path, "k1") is None
+    stored.write_bytes(b"not a pickle")
+    assert manifest_cache.load(tmp_path, "k1") is None
+    assert list(tmp_path.iterdir()) == [stored]  # no temporary file left behind
+
+
+def test_a_new_process_uses_the_last_parse_without_parsing(tmp_path):
+    """The first process parses the real project and stores it; the next one must not parse
+    (parse_project raises there) and gets the same models."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from dagster_project.lib.dbt import in_process, project
+        from dagster_project.lib.settings import Settings
+        settings = Settings.from_env()
+        settings.export_dbt_env()
+        if sys.argv[1] == "forbid":
+            def parse_project(args):
+                raise AssertionError("parsed again")
+            project.parse_project = parse_project
+        manifest = in_process.parsed_manifest(["--target", settings.dbt_target])
+        nodes = manifest.nodes
+        print(len(nodes), len(manifest.macros), "model.estore.fct_events" in nodes)
+        """
+    )
+    env = {**os.environ, "ESTORE_DATA_DIR": str(tmp_path / "data")}
+    for name in ("ESTORE_BUCKET", "ESTORE_DUCKDB_PATH", "DAGSTER_HOME"):
+        env.pop(name, None)
+
+    def run(mode: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", script, mode], env=env, check=True, capture_output=True,
+            text=True,
+        ).stdout.strip()  # fmt: skip
+
+    parsed = run("parse")
+    assert parsed.endswith("True")
+    assert run("forbid") == parsed
