@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -43,12 +44,24 @@ def test_a_stored_manifest_is_read_back_only_under_its_key(tmp_path):
     manifest_cache.save(tmp_path, "k1", manifest)
     assert manifest_cache.load(tmp_path, "k1") == manifest
     assert manifest_cache.load(tmp_path, "k2") is None
-    stored = tmp_path / manifest_cache.CACHE_FILE
+    (stored,) = tmp_path.glob(manifest_cache.CACHE_GLOB)
     stored.write_bytes(stored.read_bytes()[:20])  # truncated
     assert manifest_cache.load(tmp_path, "k1") is None
     stored.write_bytes(b"not a pickle")
     assert manifest_cache.load(tmp_path, "k1") is None
     assert list(tmp_path.iterdir()) == [stored]  # no temporary file left behind
+
+
+def test_each_key_has_its_own_file_and_only_the_newest_are_kept(tmp_path):
+    long_ago = time.time() - 1_000
+    for n in range(manifest_cache.KEEP + 3):
+        manifest_cache.save(tmp_path, f"key {n}", n)
+        stored = manifest_cache._path(tmp_path, f"key {n}")
+        os.utime(stored, (long_ago + n, long_ago + n))  # saved in this order, seconds apart
+    kept = [manifest_cache.load(tmp_path, f"key {n}") for n in range(manifest_cache.KEEP + 3)]
+    assert len(list(tmp_path.glob(manifest_cache.CACHE_GLOB))) == manifest_cache.KEEP
+    assert kept[-1] == manifest_cache.KEEP + 2  # the newest is there
+    assert kept.count(None) == 3
 
 
 def test_a_new_process_uses_the_last_parse_without_parsing(tmp_path):

@@ -20,7 +20,10 @@ from pathlib import Path
 
 from dbt.version import __version__ as dbt_version
 
-CACHE_FILE = "estore_manifest.pickle"
+# One file per key, the newest KEEP kept: tests, `make demo` and `make bench` each parse for
+# their own warehouse, and one file would make them take turns re-parsing.
+CACHE_GLOB = "estore_manifest-*.pickle"
+KEEP = 8
 # What a parse reads besides the profile (dbt_project.yml names these folders).
 _PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml")
 _SOURCE_DIRS = ("models", "macros", "snapshots", "seeds", "tests", "analyses")
@@ -40,11 +43,15 @@ def fingerprint(project_dir: Path, parse_key: str) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
+def _path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / CACHE_GLOB.replace("*", hashlib.sha256(key.encode()).hexdigest()[:24])
+
+
 def load(cache_dir: Path, key: str):
     """The Manifest stored under `key`, or None (none stored, another key, unreadable)."""
     unreadable = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
                   IndexError, TypeError, ValueError)  # fmt: skip
-    with contextlib.suppress(*unreadable), (cache_dir / CACHE_FILE).open("rb") as handle:
+    with contextlib.suppress(*unreadable), _path(cache_dir, key).open("rb") as handle:
         if pickle.load(handle) == key:
             return pickle.load(handle)
     return None
@@ -58,7 +65,17 @@ def save(cache_dir: Path, key: str, manifest) -> None:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(key, handle, protocol=pickle.HIGHEST_PROTOCOL)
                 pickle.dump(manifest, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cache_dir / CACHE_FILE)
+            os.replace(tmp, _path(cache_dir, key))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        stored = sorted(cache_dir.glob(CACHE_GLOB), key=_mtime, reverse=True)
+        for old in stored[KEEP:]:
+            old.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed by another process meanwhile
+        return 0.0
