@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+from dbt.contracts.graph.manifest import Manifest
 
 from dagster_project.lib.dbt import manifest_cache
 from dagster_project.lib.settings import DBT_PROJECT_DIR
@@ -38,11 +39,14 @@ def test_the_key_follows_every_project_file_and_the_parse_key(project):
     assert len({key, touched, manifest_cache.fingerprint(project, "local")}) == 3
 
 
+def manifest(n: int = 0) -> Manifest:
+    return Manifest(env_vars={"n": str(n)})
+
+
 def test_a_stored_manifest_is_read_back_only_under_its_key(tmp_path):
-    manifest = {"nodes": {"model.estore.a": 1}}  # anything picklable stands for a Manifest
     assert manifest_cache.load(tmp_path, "k1") is None  # nothing stored
-    manifest_cache.save(tmp_path, "k1", manifest)
-    assert manifest_cache.load(tmp_path, "k1") == manifest
+    manifest_cache.save(tmp_path, "k1", manifest(1))
+    assert manifest_cache.load(tmp_path, "k1").env_vars == {"n": "1"}
     assert manifest_cache.load(tmp_path, "k2") is None
     (stored,) = tmp_path.glob(manifest_cache.CACHE_GLOB)
     stored.write_bytes(stored.read_bytes()[:20])  # truncated
@@ -55,13 +59,13 @@ def test_a_stored_manifest_is_read_back_only_under_its_key(tmp_path):
 def test_each_key_has_its_own_file_and_only_the_newest_are_kept(tmp_path):
     long_ago = time.time() - 1_000
     for n in range(manifest_cache.KEEP + 3):
-        manifest_cache.save(tmp_path, f"key {n}", n)
+        manifest_cache.save(tmp_path, f"key {n}", manifest(n))
         stored = manifest_cache._path(tmp_path, f"key {n}")
         os.utime(stored, (long_ago + n, long_ago + n))  # saved in this order, seconds apart
     kept = [manifest_cache.load(tmp_path, f"key {n}") for n in range(manifest_cache.KEEP + 3)]
     assert len(list(tmp_path.glob(manifest_cache.CACHE_GLOB))) == manifest_cache.KEEP
-    assert kept[-1] == manifest_cache.KEEP + 2  # the newest is there
-    assert kept.count(None) == 3
+    assert kept[-1].env_vars == {"n": str(manifest_cache.KEEP + 2)}  # the newest is there
+    assert [m is None for m in kept] == [True] * 3 + [False] * manifest_cache.KEEP
 
 
 def test_a_new_process_uses_the_last_parse_without_parsing(tmp_path):
@@ -79,20 +83,31 @@ def test_a_new_process_uses_the_last_parse_without_parsing(tmp_path):
                 raise AssertionError("parsed again")
             project.parse_project = parse_project
         manifest = in_process.parsed_manifest(["--target", settings.dbt_target])
+        # A read-back manifest must work in dbt (refs, sources, lookups), not just load.
+        from dbt.cli.main import dbtRunner
+        compiled = dbtRunner(manifest=manifest).invoke([
+            "compile", "--select", "fct_sessions", "--project-dir", str(project.DBT_PROJECT_DIR),
+            "--profiles-dir", str(project.DBT_PROJECT_DIR), "--target-path", sys.argv[2],
+            "--target", settings.dbt_target, "--quiet",
+        ])
+        assert compiled.success, compiled.exception
         nodes = manifest.nodes
-        print(len(nodes), len(manifest.macros), "model.estore.fct_events" in nodes)
+        print(len(nodes), len(manifest.macros), len(manifest.unit_tests), len(manifest.fixtures))
         """
     )
+    (tmp_path / "data").mkdir()  # compile opens the (empty) warehouse there
     env = {**os.environ, "ESTORE_DATA_DIR": str(tmp_path / "data")}
     for name in ("ESTORE_BUCKET", "ESTORE_DUCKDB_PATH", "DAGSTER_HOME"):
         env.pop(name, None)
 
     def run(mode: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-c", script, mode], env=env, check=True, capture_output=True,
-            text=True,
-        ).stdout.strip()  # fmt: skip
+        target = str(tmp_path / f"target-{mode}")
+        result = subprocess.run(
+            [sys.executable, "-c", script, mode, target], env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.strip().splitlines()[-1]  # after what dbt compile prints
 
     parsed = run("parse")
-    assert parsed.endswith("True")
+    assert int(parsed.split()[2]) > 0  # the unit tests are there
     assert run("forbid") == parsed

@@ -11,6 +11,7 @@ Anything else means a real parse, as before.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -18,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dbt.contracts.graph.manifest import Manifest
 from dbt.version import __version__ as dbt_version
 
 # One file per key, the newest KEEP kept: tests, `make demo` and `make bench` each parse for
@@ -53,18 +55,30 @@ def load(cache_dir: Path, key: str):
                   IndexError, TypeError, ValueError)  # fmt: skip
     with contextlib.suppress(*unreadable), _path(cache_dir, key).open("rb") as handle:
         if pickle.load(handle) == key:
-            return pickle.load(handle)
+            return Manifest(**pickle.load(handle))
     return None
 
 
-def save(cache_dir: Path, key: str, manifest) -> None:
+def _contents(manifest: Manifest) -> dict:
+    """The Manifest's public fields. Not the Manifest itself: its `__reduce_ex__` passes its
+    fields by position and misses two (dbt-core 1.11), so an unpickled one has each lookup in
+    the next field ("RefableLookup.find() missing 1 required positional argument"). The lookups
+    and caches (the private fields) are rebuilt on first use."""
+    return {
+        field.name: getattr(manifest, field.name)
+        for field in dataclasses.fields(manifest)
+        if not field.name.startswith("_")
+    }
+
+
+def save(cache_dir: Path, key: str, manifest: Manifest) -> None:
     """Store `manifest` under `key` (atomically: readers see the old file or the new one)."""
     with contextlib.suppress(OSError, pickle.PicklingError):  # next process parses instead
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-manifest-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 pickle.dump(key, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                pickle.dump(manifest, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(_contents(manifest), handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, _path(cache_dir, key))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
