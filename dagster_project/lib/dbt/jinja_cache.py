@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
-import os
 import sys
-import tempfile
 from pathlib import Path
 from types import CodeType
 
 import jinja2
 from dbt_common.clients.jinja import MacroFuzzEnvironment
+
+from dagster_project.lib.files import write_atomically
 
 # Environment options that change the generated code (jinja2.Environment.__init__'s syntax and
 # code-generation options).
@@ -84,18 +84,6 @@ def _cached_compile(self, source, name=None, filename=None, raw=False, defer_ini
         if isinstance(code, CodeType):
             return code
     code = _compile_template(self, source, name, filename, raw, defer_init)
-    _write_atomically(path, marshal.dumps(code))
-    return code
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Readers (dbt's threads, other processes) see the whole file or none."""
     with contextlib.suppress(OSError):  # a full disk only costs the next process a compile
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(path, marshal.dumps(code))
+    return code

@@ -13,14 +13,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 from dbt.contracts.graph.manifest import Manifest
 from dbt.version import __version__ as dbt_version
+
+from dagster_project.lib.files import write_atomically
 
 # One file per key, the newest KEEP kept: tests, `make demo` and `make bench` each parse for
 # their own warehouse, and one file would make them take turns re-parsing.
@@ -74,15 +74,10 @@ def _contents(manifest: Manifest) -> dict:
 def save(cache_dir: Path, key: str, manifest: Manifest) -> None:
     """Store `manifest` under `key` (atomically: readers see the old file or the new one)."""
     with contextlib.suppress(OSError, pickle.PicklingError):  # next process parses instead
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-manifest-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(key, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                pickle.dump(_contents(manifest), handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, _path(cache_dir, key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = pickle.dumps(key, protocol=pickle.HIGHEST_PROTOCOL) + pickle.dumps(
+            _contents(manifest), protocol=pickle.HIGHEST_PROTOCOL
+        )
+        write_atomically(_path(cache_dir, key), data)
         stored = sorted(cache_dir.glob(CACHE_GLOB), key=_mtime, reverse=True)
         for old in stored[KEEP:]:
             old.unlink(missing_ok=True)
