@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -90,3 +91,18 @@ def test_a_new_process_reuses_what_an_earlier_one_compiled(tmp_path):
 
     assert run() == "0,2,4,p 1"
     assert run() == "0,2,4,p 0"
+
+
+def test_past_the_limit_the_oldest_half_of_the_entries_goes(tmp_path, monkeypatch):
+    monkeypatch.setattr(jinja_cache, "_cache_dir", jinja_cache._cache_dir)  # restored after
+    monkeypatch.setattr(jinja_cache, "MAX_ENTRIES", 10)
+    for n in range(12):
+        entry = tmp_path / f"{n:02d}.code"
+        entry.write_bytes(b"x")
+        os.utime(entry, (1_000 + n, 1_000 + n))  # written in this order
+    jinja_cache.install(tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.code")) == [
+        f"{n:02d}.code" for n in range(6, 12)
+    ]
+    jinja_cache.install(tmp_path)  # under the limit: nothing more goes
+    assert len(list(tmp_path.glob("*.code"))) == 6

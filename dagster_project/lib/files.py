@@ -1,4 +1,4 @@
-"""Small file helpers shared by the caches."""
+"""Small file helpers shared by the dbt caches."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def mtime_or_zero(path: Path) -> float:
+    """The modification time, or 0 for a file another process removed meanwhile."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0

@@ -20,7 +20,7 @@ from types import CodeType
 import jinja2
 from dbt_common.clients.jinja import MacroFuzzEnvironment
 
-from dagster_project.lib.files import write_atomically
+from dagster_project.lib.files import mtime_or_zero, write_atomically
 
 # Environment options that change the generated code (jinja2.Environment.__init__'s syntax and
 # code-generation options).
@@ -40,6 +40,10 @@ _OPTIONS = (
     "optimized",
     "is_async",
 )
+
+# Each new version of a template adds an entry (~5 KB): past this many, the oldest half goes
+# (a removed entry that is still in use only costs its next process one compile).
+MAX_ENTRIES = 4_000
 
 _cache_dir: Path | None = None
 _compile_template = None  # Jinja's own compile, once replaced
@@ -69,6 +73,7 @@ def install(cache_dir: Path) -> None:
     """Cache the code of every template dbt compiles in this process under `cache_dir`."""
     global _cache_dir, _compile_template
     cache_dir.mkdir(parents=True, exist_ok=True)
+    _prune(cache_dir)
     _cache_dir = cache_dir
     if _compile_template is None:
         _compile_template = MacroFuzzEnvironment.compile
@@ -87,3 +92,12 @@ def _cached_compile(self, source, name=None, filename=None, raw=False, defer_ini
     with contextlib.suppress(OSError):  # a full disk only costs the next process a compile
         write_atomically(path, marshal.dumps(code))
     return code
+
+
+def _prune(cache_dir: Path) -> None:
+    entries = list(cache_dir.glob("*.code"))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    by_age = sorted(entries, key=mtime_or_zero)
+    for entry in by_age[: len(entries) // 2]:
+        entry.unlink(missing_ok=True)

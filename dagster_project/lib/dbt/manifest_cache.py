@@ -20,7 +20,7 @@ from pathlib import Path
 from dbt.contracts.graph.manifest import Manifest
 from dbt.version import __version__ as dbt_version
 
-from dagster_project.lib.files import write_atomically
+from dagster_project.lib.files import mtime_or_zero, write_atomically
 
 # One file per key, the newest KEEP kept: tests, `make demo` and `make bench` each parse for
 # their own warehouse, and one file would make them take turns re-parsing.
@@ -78,13 +78,6 @@ def save(cache_dir: Path, key: str, manifest: Manifest) -> None:
             _contents(manifest), protocol=pickle.HIGHEST_PROTOCOL
         )
         write_atomically(_path(cache_dir, key), data)
-        stored = sorted(cache_dir.glob(CACHE_GLOB), key=_mtime, reverse=True)
+        stored = sorted(cache_dir.glob(CACHE_GLOB), key=mtime_or_zero, reverse=True)
         for old in stored[KEEP:]:
             old.unlink(missing_ok=True)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:  # removed by another process meanwhile
-        return 0.0
