@@ -20,24 +20,19 @@ from pathlib import Path
 from dbt.contracts.graph.manifest import Manifest
 from dbt.version import __version__ as dbt_version
 
+from dagster_project.lib.dbt.project import project_files
 from dagster_project.lib.files import mtime_or_zero, write_atomically
 
 # One file per key, the newest KEEP kept: tests, `make demo` and `make bench` each parse for
 # their own warehouse, and one file would make them take turns re-parsing.
 CACHE_GLOB = "estore_manifest-*.pickle"
 KEEP = 8
-# What a parse reads besides the profile (dbt_project.yml names these folders).
-_PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml")
-_SOURCE_DIRS = ("models", "macros", "snapshots", "seeds", "tests", "analyses")
 
 
 def fingerprint(project_dir: Path, parse_key: str) -> str:
     """What a parse of `project_dir` depends on, as one hash."""
-    files = [project_dir / name for name in _PROJECT_FILES]
-    for folder in _SOURCE_DIRS:
-        files.extend(sorted(p for p in (project_dir / folder).rglob("*") if p.is_file()))
     stats = []
-    for path in files:
+    for path in project_files(project_dir):
         with contextlib.suppress(FileNotFoundError):
             stat = path.stat()
             stats.append((str(path.relative_to(project_dir)), stat.st_size, stat.st_mtime_ns))

@@ -11,18 +11,25 @@ from dagster_project.lib.settings import DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
-_SOURCE_DIRS = ("models", "macros", "snapshots", "seeds", "tests")
+# What a parse reads besides the profile's variables (dbt_project.yml names these folders).
+_PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml")
+_SOURCE_DIRS = ("models", "macros", "snapshots", "seeds", "tests", "analyses")
 # What the last `dbt parse` was run for. dbt throws its partial-parse state away (a full parse,
 # seconds per call) when the target, the --vars or the profile's connection differ, and Dagster
 # copies target/partial_parse.msgpack into every invocation: it must match the runtime calls.
 _PARSE_KEY_FILE = "estore_parse_key.json"
 
 
-def _newest_source_mtime(project_dir: Path) -> float:
-    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+def project_files(project_dir: Path) -> list[Path]:
+    """Every file a parse of the project reads, in a stable order (some may not exist)."""
+    files = [project_dir / name for name in _PROJECT_FILES]
     for folder in _SOURCE_DIRS:
-        files.extend(p for p in (project_dir / folder).rglob("*") if p.is_file())
-    return max(p.stat().st_mtime for p in files if p.exists())
+        files.extend(sorted(p for p in (project_dir / folder).rglob("*") if p.is_file()))
+    return files
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    return max(p.stat().st_mtime for p in project_files(project_dir) if p.exists())
 
 
 def parse_key(settings: Settings | None = None) -> str:
