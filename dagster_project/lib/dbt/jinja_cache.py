@@ -72,9 +72,10 @@ def _key(env: jinja2.Environment, source: str, name, filename, defer_init: bool)
 def install(cache_dir: Path) -> None:
     """Cache the code of every template dbt compiles in this process under `cache_dir`."""
     global _cache_dir, _compile_template
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _prune(cache_dir)
-    _cache_dir = cache_dir
+    if cache_dir != _cache_dir:  # every dbt call asks; the folder is set up once per process
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _prune(cache_dir)
+        _cache_dir = cache_dir
     if _compile_template is None:
         _compile_template = MacroFuzzEnvironment.compile
         MacroFuzzEnvironment.compile = _cached_compile  # type: ignore[method-assign]
