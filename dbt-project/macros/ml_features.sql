@@ -109,7 +109,7 @@ activity as (
         min(case when user_days.orders > 0 then user_days.activity_date end) as first_order_date,
         max(case when user_days.orders > 0 then user_days.activity_date end) as last_order_date,
         cast(sum(user_days.orders) as {{ bigint }}) as orders_total,
-        cast(sum({{ estore_flag('user_days.orders > 0') }}) as {{ bigint }}) as order_days_total,
+        {{ estore_count_if('user_days.orders > 0') }} as order_days_total,
         sum(user_days.revenue) as revenue_total,
         cast(sum(user_days.items_purchased) as {{ bigint }}) as items_total,
         count(*) as active_days_total,
