@@ -42,8 +42,13 @@ def start(data_dir: Path, *args: str, log=subprocess.PIPE) -> subprocess.Popen:
     )
 
 
+def instance_at(home: Path) -> dg.DagsterInstance:
+    """The instance of a DAGSTER_HOME, opened as another process (the UI, the next run) would."""
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
 def instance_of(data_dir: Path) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(data_dir / "dagster_home")))
+    return instance_at(data_dir / "dagster_home")
 
 
 def wait_for_run(data_dir: Path, job_name: str, process: subprocess.Popen, after: float = 0.0):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
+from crash import instance_at
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
 
@@ -46,10 +46,6 @@ def home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def _instance(home: Path) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-
-
 def _run_tiny(instance: dg.DagsterInstance) -> str:
     result = TINY_DEFS.resolve_job_def("tiny_job").execute_in_process(instance=instance)
     assert result.success
@@ -57,7 +53,7 @@ def _run_tiny(instance: dg.DagsterInstance) -> str:
 
 
 def test_the_log_is_dagsters_own_files_kept_open(home):
-    instance = _instance(home)
+    instance = instance_at(home)
     storage = instance.event_log_storage
     assert isinstance(storage, KeptOpenSqliteEventLogStorage)
     with kept_open():
@@ -105,7 +101,7 @@ def test_the_ui_streams_a_runs_events_as_they_are_stored(home):
     worker, another process, writes it. Outside `kept_open()` each event closes its connection,
     which checkpoints the WAL into that file: the watch sees every event, to the end of the
     run, even though the webserver holds its own connection to the run's database."""
-    webserver, worker = _instance(home), _instance(home)
+    webserver, worker = instance_at(home), instance_at(home)
     run_id = make_new_run_id()
     assert webserver.all_logs(run_id) == []  # the run page was open before the run started
     seen: list[dg.DagsterEventType | None] = []
@@ -131,11 +127,12 @@ WRITE_THEN_DIE = textwrap.dedent(
     """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
-    from test_event_log import _instance, _run_tiny
+    from crash import instance_at
+    from test_event_log import _run_tiny
     from pathlib import Path
     from dagster_project.lib.event_log import kept_open
     with kept_open():  # as `estore run` does
-        run_id = _run_tiny(_instance(Path({home!r})))
+        run_id = _run_tiny(instance_at(Path({home!r})))
         print(run_id, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # no close, no dispose, no checkpoint
     """
@@ -155,7 +152,7 @@ def test_a_killed_writer_loses_no_committed_event(home):
     assert process.returncode == -signal.SIGKILL, process.stderr
     run_id = process.stdout.split()[-1]
 
-    instance = _instance(home)
+    instance = instance_at(home)
     assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
     types = [e.dagster_event_type for e in instance.all_logs(run_id) if e.dagster_event]
     assert types[-1] == dg.DagsterEventType.RUN_SUCCESS

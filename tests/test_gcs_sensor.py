@@ -31,12 +31,6 @@ OBJECTS = 2_500
 CAP = 250  # files requested per tick (ESTORE_MAX_FILES_PER_TICK)
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def tick(instance, bucket: str, cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
     landing = LandingBucket(
         uri=f"gs://{bucket}", prefix=PREFIX, settle_seconds=0, max_files_per_tick=CAP

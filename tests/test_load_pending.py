@@ -18,12 +18,6 @@ from dagster_project.lib.ingest.bucket import LocalBucket
 from dagster_project.lib.ingest.pending import clear_pending_days, pending_days
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def ingest_job(env: EstoreEnv) -> dg.JobDefinition:
     """ingest_file_job on the test's bucket and warehouse."""
     resources = {
