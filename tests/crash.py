@@ -8,11 +8,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster._core.instance.ref import InstanceRef
+
+from dagster_project.generator import GeneratorConfig, generate
 
 ESTORE = str(Path(sys.executable).with_name("estore"))
 MART_TABLES = ("metrics_sales_daily", "metrics_funnel", "dim_users", "mart_product_performance")
@@ -40,6 +43,21 @@ def start(data_dir: Path, *args: str, log=subprocess.PIPE) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def land_days(data_dir: Path, days: int, events: int, seed: int) -> Path:
+    """Generated daily files from 2019-10-01 in `data_dir`'s bucket, where estore looks."""
+    generate(
+        GeneratorConfig(
+            output_dir=data_dir / "bucket",
+            prefix="landing/events/",
+            start_date=date(2019, 10, 1),
+            days=days,
+            events=events,
+            seed=seed,
+        )
+    )
+    return data_dir
 
 
 def instance_at(home: Path) -> dg.DagsterInstance:

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import shutil
 import signal
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from crash import instance_of, kill_during, marts, run_to_end, start, table, wait_for_run
+from crash import (
+    instance_of,
+    kill_during,
+    land_days,
+    marts,
+    run_to_end,
+    start,
+    table,
+    wait_for_run,
+)
 from dagster._core.utils import make_new_run_id
-
-from dagster_project.generator import GeneratorConfig, generate
 
 pytestmark = pytest.mark.slow
 
@@ -27,18 +33,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def landed(tmp_path_factory) -> Path:
     """A small data set (5 days, ~50k events) in a bucket, generated once."""
-    data_dir = tmp_path_factory.mktemp("landed") / "data"
-    generate(
-        GeneratorConfig(
-            output_dir=data_dir / "bucket",
-            prefix="landing/events/",
-            start_date=date(2019, 10, 1),
-            days=5,
-            events=50_000,
-            seed=11,
-        )
-    )
-    return data_dir
+    return land_days(tmp_path_factory.mktemp("landed") / "data", days=5, events=50_000, seed=11)
 
 
 @pytest.fixture(scope="module")

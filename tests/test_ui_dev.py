@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from conftest import CHROMIUM_FLAGS
-from crash import instance_of, kill_during, start
+from crash import instance_of, kill_during, land_days, start
 
 from dagster_project.generator import GeneratorConfig, generate
 
@@ -74,17 +74,7 @@ def wait_until(condition, what: str, guard_seconds: float = 300):
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("ui") / "data"
-    generate(
-        GeneratorConfig(
-            output_dir=data_dir / "bucket",
-            prefix="landing/events/",
-            start_date=date(2019, 10, 1),
-            days=3,
-            events=20_000,
-            seed=5,
-        )
-    )
+    data_dir = land_days(tmp_path_factory.mktemp("ui") / "data", days=3, events=20_000, seed=5)
     assert kill_during(data_dir, "dbt_daily_job", after=0.2), "estore run was not killed"
     port = free_port()
     log_path = data_dir.parent / "estore-dev.log"
