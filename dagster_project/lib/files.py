@@ -19,6 +19,12 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def keep_newest(paths: list[Path], keep: int) -> None:
+    """Remove all but the `keep` most recently modified of `paths` (a cache's pruning)."""
+    for old in sorted(paths, key=mtime_or_zero, reverse=True)[keep:]:
+        old.unlink(missing_ok=True)
+
+
 def mtime_or_zero(path: Path) -> float:
     """The modification time, or 0 for a file another process removed meanwhile."""
     try:

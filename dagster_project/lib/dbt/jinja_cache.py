@@ -20,7 +20,7 @@ from types import CodeType
 import jinja2
 from dbt_common.clients.jinja import MacroFuzzEnvironment
 
-from dagster_project.lib.files import mtime_or_zero, write_atomically
+from dagster_project.lib.files import keep_newest, write_atomically
 
 # Environment options that change the generated code (jinja2.Environment.__init__'s syntax and
 # code-generation options).
@@ -97,8 +97,5 @@ def _cached_compile(self, source, name=None, filename=None, raw=False, defer_ini
 
 def _prune(cache_dir: Path) -> None:
     entries = list(cache_dir.glob("*.code"))
-    if len(entries) <= MAX_ENTRIES:
-        return
-    by_age = sorted(entries, key=mtime_or_zero)
-    for entry in by_age[: len(entries) // 2]:
-        entry.unlink(missing_ok=True)
+    if len(entries) > MAX_ENTRIES:
+        keep_newest(entries, len(entries) - len(entries) // 2)

@@ -21,7 +21,7 @@ from dbt.contracts.graph.manifest import Manifest
 from dbt.version import __version__ as dbt_version
 
 from dagster_project.lib.dbt.project import project_files
-from dagster_project.lib.files import mtime_or_zero, write_atomically
+from dagster_project.lib.files import keep_newest, write_atomically
 
 # One file per key, the newest KEEP kept: tests, `make demo` and `make bench` each parse for
 # their own warehouse, and one file would make them take turns re-parsing.
@@ -73,6 +73,4 @@ def save(cache_dir: Path, key: str, manifest: Manifest) -> None:
             _contents(manifest), protocol=pickle.HIGHEST_PROTOCOL
         )
         write_atomically(_path(cache_dir, key), data)
-        stored = sorted(cache_dir.glob(CACHE_GLOB), key=mtime_or_zero, reverse=True)
-        for old in stored[KEEP:]:
-            old.unlink(missing_ok=True)
+        keep_newest(list(cache_dir.glob(CACHE_GLOB)), KEEP)
