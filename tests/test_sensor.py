@@ -21,10 +21,12 @@ def instance(scratch_home):
     """A real instance with estore's event log, kept open as `estore run` keeps it: this file
     creates a thousand runs (with Dagster's stock log, ~0.2 s each: most of it creating the
     run's database)."""
-    home = str(scratch_home)
     event_log = yaml.safe_load(render_dagster_yaml(scratch_home))["event_log_storage"]
     overrides = {"event_log_storage": event_log}
-    with kept_open(), dg.instance_for_test(overrides=overrides, temp_dir=home) as instance:
+    with (
+        kept_open(),
+        dg.instance_for_test(overrides=overrides, temp_dir=str(scratch_home)) as instance,
+    ):
         yield instance
 
 
