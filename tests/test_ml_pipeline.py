@@ -25,6 +25,14 @@ from test_dbt_marts import CSV_COLUMNS, RAW_DDL, copy_warehouse
 from dagster_project.generator import GeneratorConfig, generate
 from dagster_project.lib.ml import artifacts, scoring
 from dagster_project.lib.ml.config import CHURN, FEATURES, PURCHASE, MLConfig
+from dagster_project.lib.ml.data import (
+    load_rows,
+    matrix,
+    model_input_sql,
+    score_rows,
+    training_rows_sql,
+)
+from dagster_project.lib.ml.drift import feature_edges, psi_from_counts
 from dagster_project.lib.ml.training import train_task
 
 pytestmark = pytest.mark.slow
@@ -298,5 +306,28 @@ def test_model_checks_read_metadata_without_unpickling_the_model(warehouse, trai
     copy = copy_warehouse(warehouse, tmp_path / "warehouse.duckdb")
     drift = checks._drift(PURCHASE, Warehouse(duckdb_path=str(copy)), ml)
     assert set(drift.metadata) == {f"psi_{feature}" for feature in FEATURES}
+    # Binned in the warehouse as numpy bins the model's own input matrices (model_input_sql is
+    # `matrix` in SQL): the same counts over the warehouse's edges, so the same PSI.
+    evaluated = artifacts.load_metadata(data_dir, "purchase_model", version)["eval_as_of_date"]
+    day = dt.date.fromisoformat(evaluated)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        reference = matrix(load_rows(con, PURCHASE, [day], False))
+        current = matrix(score_rows(con, PURCHASE))
+        edges = feature_edges(
+            con, training_rows_sql(PURCHASE, [day], False, model_input_sql), FEATURES
+        )
+    shifted = 0
+    for i, feature in enumerate(FEATURES):
+        if edges[feature] is None:
+            assert np.ptp(reference[:, i]) == 0  # a constant: no bins, PSI 0
+            assert drift.metadata[f"psi_{feature}"].value == 0.0
+            continue
+        counts = [
+            np.histogram(x[:, i], edges[feature])[0].astype(float) for x in (reference, current)
+        ]
+        want = psi_from_counts(*counts)
+        assert drift.metadata[f"psi_{feature}"].value == pytest.approx(want, abs=1e-12), feature
+        shifted += want > 0
+    assert shifted > len(FEATURES) / 2  # the scored as_of is not the evaluated one
     evaluation = scoring.model_evaluation(data_dir)
     assert {"purchase", "churn"} == set(evaluation["task"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +14,14 @@ import pytest
 from dagster_project.defs.ml.checks import score_sanity_problems
 from dagster_project.lib.ml.config import CHURN, PURCHASE
 from dagster_project.lib.ml.data import InsufficientHistory, stratified_sample, time_split
-from dagster_project.lib.ml.drift import psi
+from dagster_project.lib.ml.drift import (
+    bin_counts,
+    bin_edges,
+    feature_edges,
+    feature_psi,
+    psi,
+    psi_from_counts,
+)
 from dagster_project.lib.ml.evaluation import evaluate, oracle_fraction, top_decile_lift
 from dagster_project.lib.ml.oracle import true_probabilities
 from dagster_project.lib.ml.promotion import decide_promotion
@@ -106,6 +114,61 @@ def test_psi():
     assert psi(a, rng.normal(size=20_000)) < 0.01
     assert psi(a, rng.normal(1.0, 1.0, size=20_000)) > 0.2
     assert psi(np.zeros(10), np.ones(10)) == 0.0  # a constant feature has no bins
+
+
+def test_psi_by_hand():
+    # Expected 0..9: deciles 0, 0.9, ..., 9 make ten bins of one value each. Actual: five 0s and
+    # five 9s, so two bins hold half each and eight are empty (counted as 1e-4).
+    half = (0.5 - 0.1) * math.log(0.5 / 0.1)
+    empty = (1e-4 - 0.1) * math.log(1e-4 / 0.1)
+    expected = 2 * half + 8 * empty
+    assert psi(np.arange(10), np.array([0] * 5 + [9] * 5)) == pytest.approx(expected)
+
+
+def test_feature_psi_in_the_warehouse_bins_as_numpy():
+    """The warehouse's edges are numpy's quantiles (up to rounding: a value exactly on an edge
+    may fall on either side of it), its bin counts are numpy.histogram's over those edges, and
+    PSI follows: continuous values, integer counts with many ties, a binary flag (one bin), a
+    constant (no bins), an empty side."""
+    rng = np.random.default_rng(7)
+    n, m = 5_000, 3_000
+    sides = {
+        "expected": {
+            "x": rng.normal(size=n),
+            "counts": rng.poisson(1.5, size=n).astype(float),
+            "flag": rng.integers(0, 2, size=n).astype(float),
+            "constant": np.zeros(n),
+        },
+        "actual": {
+            "x": rng.normal(0.5, 1.2, size=m),
+            "counts": rng.poisson(2.5, size=m).astype(float),
+            "flag": np.ones(m),
+            "constant": np.ones(m),
+        },
+    }
+    features = list(sides["expected"])
+    con = duckdb.connect()
+    for name, columns in sides.items():
+        frame = pd.DataFrame(columns)  # noqa: F841 - read by name below
+        con.execute(f"create table {name} as select * from frame")
+    expected, actual = "select * from expected", "select * from actual"
+    edges = feature_edges(con, expected, features)
+    assert edges["constant"] is None and list(edges["flag"]) == [-np.inf, np.inf]
+    got = feature_psi(con, expected, actual, features)
+    for feature in ("x", "counts", "flag"):
+        x, y = sides["expected"][feature], sides["actual"][feature]
+        assert edges[feature] == pytest.approx(
+            bin_edges(np.quantile(x, np.linspace(0, 1, 11))), rel=1e-12
+        )
+        numpy_counts = [np.histogram(v, edges[feature])[0] for v in (x, y)]
+        counted = bin_counts(con, expected, {feature: edges[feature]})[feature]
+        assert list(counted) == list(numpy_counts[0])
+        assert got[feature] == psi_from_counts(*(c.astype(float) for c in numpy_counts))
+        assert got[feature] == pytest.approx(psi(x, y))  # no value sits on an edge here
+    assert got["x"] > 0.1 and got["counts"] > 0.1  # the shifts are seen
+    assert got["flag"] == got["constant"] == 0.0  # one bin or none
+    nothing = feature_psi(con, expected, "select * from actual where false", features)
+    assert nothing == dict.fromkeys(features, 0.0)
 
 
 def test_score_sanity():

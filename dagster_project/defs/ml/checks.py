@@ -9,7 +9,7 @@ from dagster_project.defs.ingest.resources import Warehouse
 from dagster_project.defs.ml.resources import MLSettings
 from dagster_project.lib.ml import artifacts
 from dagster_project.lib.ml.config import CHURN, FEATURES, PURCHASE, SCORE_TABLES, Task
-from dagster_project.lib.ml.drift import WARN_PSI, psi
+from dagster_project.lib.ml.drift import WARN_PSI, feature_psi
 
 
 def _quality(task: Task, ml: MLSettings) -> dg.AssetCheckResult:
@@ -53,13 +53,16 @@ def _drift(task: Task, warehouse: Warehouse, ml: MLSettings) -> dg.AssetCheckRes
     meta = artifacts.load_metadata(Path(ml.data_dir), task.model_name, version)
     from datetime import date
 
-    from dagster_project.lib.ml.data import load_rows, matrix, score_rows  # pandas: lazily
+    from dagster_project.lib.ml.data import model_input_sql, score_rows_sql, training_rows_sql
 
+    evaluated = [date.fromisoformat(meta["eval_as_of_date"])]
     with warehouse.connect() as con:
-        reference = load_rows(con, task, [date.fromisoformat(meta["eval_as_of_date"])], False)
-        current = score_rows(con, task)
-    xr, xc = matrix(reference), matrix(current)
-    values = {f: psi(xr[:, i], xc[:, i]) for i, f in enumerate(FEATURES)}
+        values = feature_psi(
+            con,
+            training_rows_sql(task, evaluated, with_labels=False, features=model_input_sql),
+            score_rows_sql(task, features=model_input_sql),
+            FEATURES,
+        )
     drifted = sorted(f for f, v in values.items() if v > WARN_PSI)
     return dg.AssetCheckResult(
         passed=not drifted,

@@ -15,6 +15,7 @@ from .config import AS_OF_TABLE, FEATURES, FEATURES_TABLE, LABELS_TABLE, SCORE_F
 # Value used for "never happened" day counts (e.g. days since last order for a non-buyer), so
 # linear models see "long ago"; tree models would cope with NaN, linear ones do not.
 NEVER_DAYS = 365.0
+NEVER_HAPPENED = ("days_since_last_order", "days_since_first_order", "days_between_orders")
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,41 @@ def load_rows(
 ) -> pd.DataFrame:
     """Training-set feature rows (and the task's label) for the given as_of dates; buyers only
     for churn."""
-    literal = ", ".join(f"date '{d.isoformat()}'" for d in dates)
-    return _rows(con, task, FEATURES_TABLE, f"f.as_of_date in ({literal})", with_labels)
+    return _frame(con, training_rows_sql(task, dates, with_labels))
 
 
 def score_rows(con: duckdb.DuckDBPyConnection, task: Task) -> pd.DataFrame:
     """The rows to score: features at the warehouse's as_of (buyers only for churn)."""
-    return _rows(con, task, SCORE_FEATURES_TABLE, "true", with_labels=False)
+    return _frame(con, score_rows_sql(task))
 
 
-def _rows(
-    con: duckdb.DuckDBPyConnection, task: Task, table: str, condition: str, with_labels: bool
-) -> pd.DataFrame:
+def training_rows_sql(
+    task: Task, dates: list[date], with_labels: bool = True, features=None
+) -> str:
+    """The query of `load_rows`; `features`: select expressions for the features instead of
+    the plain columns (e.g. `model_input_sql`)."""
+    literal = ", ".join(f"date '{d.isoformat()}'" for d in dates)
+    return _rows_sql(task, FEATURES_TABLE, f"f.as_of_date in ({literal})", with_labels, features)
+
+
+def score_rows_sql(task: Task, features=None) -> str:
+    """The query of `score_rows` (`features` as in `training_rows_sql`)."""
+    return _rows_sql(task, SCORE_FEATURES_TABLE, "true", False, features)
+
+
+def model_input_sql(column: str) -> str:
+    """A feature as `matrix` hands it to the model, in SQL: drift is binned in the warehouse."""
+    fill = NEVER_DAYS if column in NEVER_HAPPENED else 0.0
+    return f"coalesce(cast(f.{column} as double), {fill}) as {column}"
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    frame = con.sql(sql).df()
+    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
+    return frame
+
+
+def _rows_sql(task: Task, table: str, condition: str, with_labels: bool, features=None) -> str:
     label = f", l.{task.label} as label" if with_labels else ""
     join = f"inner join {LABELS_TABLE} l using (as_of_date, user_id)" if with_labels else ""
     where = [condition]
@@ -75,21 +99,19 @@ def _rows(
         where.append("f.is_buyer")
     if with_labels:
         where.append(f"l.{task.label} is not null")
-    sql = f"""
-        select f.as_of_date, f.user_id, {", ".join(f"f.{c}" for c in FEATURES)} {label}
+    columns = ", ".join(features(c) if features else f"f.{c}" for c in FEATURES)
+    return f"""
+        select f.as_of_date, f.user_id, {columns} {label}
         from {table} f {join}
         where {" and ".join(where)}
         order by f.as_of_date, f.user_id
     """
-    frame = con.sql(sql).df()
-    frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
-    return frame
 
 
 def matrix(frame: pd.DataFrame) -> np.ndarray:
     """Model input: features as float64, 'never happened' day counts filled, other nulls 0."""
     x = frame[list(FEATURES)].astype("float64")
-    for column in ("days_since_last_order", "days_since_first_order", "days_between_orders"):
+    for column in NEVER_HAPPENED:
         x[column] = x[column].fillna(NEVER_DAYS)
     return x.fillna(0.0).to_numpy()
 
