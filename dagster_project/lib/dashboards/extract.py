@@ -1,7 +1,8 @@
 """Write the dashboard marts into one Tableau `.hyper` extract with the Hyper API.
 
-Each table goes DuckDB -> Parquet -> Hyper `COPY` (half the time of CSV at 6.5M rows); the file is
-built under a temporary name and renamed into place so Tableau never opens a half-written one.
+Each table goes DuckDB -> Parquet -> Hyper `COPY`: half the time of CSV at 6.5M rows, and faster
+than an Arrow stream (28.5 s against 41.5 s for 29M rows). The file is built under a temporary
+name and renamed into place so Tableau never opens a half-written one.
 """
 
 from __future__ import annotations
@@ -119,9 +120,11 @@ def write_extract(
                 )
                 hcon.catalog.create_table(definition)
                 parquet = work_dir / f"{table}.parquet"
+                # Uncompressed: the file lives for one COPY (29M cross-sell rows at 43M events:
+                # written in 7.7 s instead of 12.4 s with snappy; Hyper reads it as fast).
                 con.execute(
                     f"copy (select {_select_list(columns)} from {SCHEMA}.{table})"
-                    f" to '{parquet}' (format parquet)"
+                    f" to '{parquet}' (format parquet, compression uncompressed)"
                 )
                 rows = hcon.execute_command(
                     f"copy {definition.table_name} from {escape_string_literal(str(parquet))}"
