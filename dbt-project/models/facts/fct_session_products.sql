@@ -23,6 +23,7 @@
 -#}
 {%- set incremental = estore_is_incremental() -%}
 {%- set windowed = estore_reads_window_sessions(incremental) -%}
+{%- set coded = estore_codes_latest_text() -%}
 
 with touched_sessions as (
 
@@ -94,6 +95,36 @@ events as (
         and {{ estore_in_window('event_time') }}
 
 ),
+{%- if coded %}
+
+-- Brands and category codes numbered: the aggregate keeps each group's latest number, `decoded`
+-- turns it back into text (see estore_codes_latest_text)
+brand_codes as (
+
+    select brand, row_number() over (order by brand) as brand_code
+    from (select distinct brand from {{ ref('fct_events') }} where brand is not null) as brands
+
+),
+
+category_code_codes as (
+
+    select category_code, row_number() over (order by category_code) as category_code_code
+    from (
+        select distinct category_code from {{ ref('fct_events') }}
+        where category_code is not null
+    ) as category_codes
+
+),
+
+coded_events as (
+
+    select events.*, brand_codes.brand_code, category_code_codes.category_code_code
+    from events
+    left join brand_codes on events.brand = brand_codes.brand
+    left join category_code_codes on events.category_code = category_code_codes.category_code
+
+),
+{%- endif %}
 
 grouped as (
 
@@ -117,15 +148,31 @@ grouped as (
             as purchase_revenue,
         {{ estore_latest('price', 'recency_key') }} as last_price,
         {{ estore_latest('category_id', 'recency_key') }} as last_category_id,
-        {{ estore_latest('brand', 'recency_key', ignore_nulls=true) }} as last_brand,
-        max(case when brand is not null then event_time end) as last_brand_time,
-        {{ estore_latest('category_code', 'recency_key', ignore_nulls=true) }}
-            as last_category_code,
-        max(case when category_code is not null then event_time end) as last_category_code_time
-    from events
+        {%- for text in ['brand', 'category_code'] %}
+        {%- set value = text ~ '_code' if coded else text %}
+        {{ estore_latest(value, 'recency_key', ignore_nulls=true) }} as last_{{ value }},
+        max(case when {{ text }} is not null then event_time end) as last_{{ text }}_time
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from {{ 'coded_events' if coded else 'events' }}
     group by 1, 2, 3, 4
 
 ),
+{%- if coded %}
+
+decoded as (
+
+    select
+        grouped.* exclude (last_brand_code, last_category_code_code),
+        brand_codes.brand as last_brand,
+        category_code_codes.category_code as last_category_code
+    from grouped
+    left join brand_codes on grouped.last_brand_code = brand_codes.brand_code
+    left join category_code_codes
+        on grouped.last_category_code_code = category_code_codes.category_code_code
+
+),
+{%- endif %}
 
 aggregated as (
 
@@ -137,7 +184,7 @@ aggregated as (
             when user_session is null then first_event_time
             else min(first_event_time) over (partition by user_id, user_session)
         end as activity_time
-    from grouped
+    from {{ 'decoded' if coded else 'grouped' }} as grouped
 
 ),
 
