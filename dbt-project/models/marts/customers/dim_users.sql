@@ -42,14 +42,23 @@ activity as (
 
 ),
 
+user_products as (
+
+    -- one row per user and product first: the distinct products are then counted rows (two
+    -- count(distinct) per user: 9.0 s of a 43M-event month's session products, this 7.4 s)
+    select user_id, product_id, sum(views) as views, sum(purchases) as purchases
+    from session_products
+    group by user_id, product_id
+
+),
+
 products as (
 
     select
         user_id,
-        count(distinct case when views > 0 then product_id end) as distinct_products_viewed,
-        count(distinct case when purchases > 0 then product_id end)
-            as distinct_products_purchased
-    from session_products
+        {{ estore_count_if('views > 0') }} as distinct_products_viewed,
+        {{ estore_count_if('purchases > 0') }} as distinct_products_purchased
+    from user_products
     group by user_id
 
 ),
