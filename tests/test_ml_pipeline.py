@@ -25,14 +25,9 @@ from test_dbt_marts import CSV_COLUMNS, RAW_DDL, copy_warehouse
 from dagster_project.generator import GeneratorConfig, generate
 from dagster_project.lib.ml import artifacts, scoring
 from dagster_project.lib.ml.config import CHURN, FEATURES, PURCHASE, MLConfig
-from dagster_project.lib.ml.data import (
-    load_rows,
-    matrix,
-    model_input_sql,
-    score_rows,
-    training_rows_sql,
-)
+from dagster_project.lib.ml.data import load_rows, matrix, score_rows
 from dagster_project.lib.ml.drift import feature_edges, psi_from_counts
+from dagster_project.lib.ml.queries import model_input_sql, training_rows_sql
 from dagster_project.lib.ml.training import train_task
 
 pytestmark = pytest.mark.slow

@@ -239,3 +239,10 @@ def test_score_sanity_check_reads_the_scores_it_found(tmp_path):
     result = _sanity(PURCHASE, Warehouse(duckdb_path=str(path)))
     assert result.passed, result.description
     assert result.metadata["rows"].value == 2
+    assert result.metadata["mean"].value == pytest.approx(0.45)
+    with duckdb.connect(str(path)) as con:  # a null score, and a user scored twice
+        con.execute("insert into analytics.ml_purchase_scores values (2, null)")
+    result = _sanity(PURCHASE, Warehouse(duckdb_path=str(path)))
+    assert not result.passed
+    assert result.description == "null probability; users scored more than once"
+    assert result.metadata["rows"].value == 3

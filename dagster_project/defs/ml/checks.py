@@ -53,7 +53,7 @@ def _drift(task: Task, warehouse: Warehouse, ml: MLSettings) -> dg.AssetCheckRes
     meta = artifacts.load_metadata(Path(ml.data_dir), task.model_name, version)
     from datetime import date
 
-    from dagster_project.lib.ml.data import model_input_sql, score_rows_sql, training_rows_sql
+    from dagster_project.lib.ml.queries import model_input_sql, score_rows_sql, training_rows_sql
 
     evaluated = [date.fromisoformat(meta["eval_as_of_date"])]
     with warehouse.connect() as con:
@@ -111,13 +111,17 @@ def _sanity(task: Task, warehouse: Warehouse) -> dg.AssetCheckResult:
         ).fetchall()
         if not exists:
             return dg.AssetCheckResult(passed=False, description="no scores yet (no model)")
-        frame = con.sql(f"select user_id, probability from {SCORE_TABLES[task.name]}").df()
-    p = frame["probability"].to_numpy(float)
-    problems = score_sanity_problems(p, len(frame), frame["user_id"].nunique())
+        ((rows, users),) = con.execute(
+            f"select count(*), count(distinct user_id) from {SCORE_TABLES[task.name]}"
+        ).fetchall()
+        # numpy straight from DuckDB (nulls masked): no pandas import (~0.5 s of a pass)
+        fetched = con.execute(f"select probability from {SCORE_TABLES[task.name]}").fetchnumpy()
+    p = np.ma.filled(np.ma.asarray(fetched["probability"], dtype=float), np.nan)
+    problems = score_sanity_problems(p, rows, users)
     return dg.AssetCheckResult(
         passed=not problems,
         description="; ".join(problems) or "scores are sane",
-        metadata={"rows": len(frame), "mean": float(np.nanmean(p)) if len(p) else 0.0},
+        metadata={"rows": rows, "mean": float(np.nanmean(p)) if len(p) else 0.0},
     )
 
 

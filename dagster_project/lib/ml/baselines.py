@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import NEVER_DAYS
+from .queries import NEVER_DAYS
 
 
 def heuristic_score(frame: pd.DataFrame, task: str) -> np.ndarray:
