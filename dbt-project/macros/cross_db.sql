@@ -153,7 +153,8 @@
     newer row: at a 43M-event month, fct_session_products' aggregate took 157 CPU-s with the two
     texts, 74 without them, 89 with them numbered (the numbering itself: 4 CPU-s of joins). On
     BigQuery the numbering would read the whole history of fct_events on every run (cost grows
-    with history): texts stay texts there. -#}
+    with history): texts stay texts there. (On DuckDB it reads two columns of fct_events: 0.02 s
+    on 91 demo days, 0.5-0.9 s on 43M events.) -#}
 {% macro estore_codes_latest_text() -%}
     {{ return(target.type != 'bigquery') }}
 {%- endmacro %}

@@ -1,7 +1,8 @@
 """Feature drift: population stability index (PSI) between training and scoring rows.
 
-`feature_psi` bins in the warehouse and reads back only the bin counts (one pass over each side),
-so the check costs the same whatever the number of users; `psi` is the same rule in numpy.
+`feature_psi` bins in the warehouse and reads back only the bin counts (one pass over each side):
+Python receives a few numbers per feature whatever the number of users. `psi` is the same rule in
+numpy.
 """
 
 from __future__ import annotations
