@@ -1,8 +1,7 @@
 """Feature drift: population stability index (PSI) between training and scoring rows.
 
 `feature_psi` bins in the warehouse and reads back only the bin counts (one pass over each side):
-Python receives a few numbers per feature whatever the number of users. `psi` is the same rule in
-numpy.
+Python receives a few numbers per feature whatever the number of users.
 """
 
 from __future__ import annotations
@@ -31,17 +30,6 @@ def psi_from_counts(expected: np.ndarray, actual: np.ndarray) -> float:
     e = np.clip(expected / expected.sum(), _FLOOR, None)
     a = np.clip(actual / actual.sum(), _FLOOR, None)
     return float(np.sum((a - e) * np.log(a / e)))
-
-
-def psi(expected: np.ndarray, actual: np.ndarray, bins: int = BINS) -> float:
-    """PSI over the expected sample's quantile bins (ties merged); 0 when identical."""
-    expected, actual = np.asarray(expected, float), np.asarray(actual, float)
-    if len(expected) == 0 or len(actual) == 0:
-        return 0.0
-    edges = bin_edges(np.quantile(expected, np.linspace(0, 1, bins + 1)))
-    if edges is None:
-        return 0.0
-    return psi_from_counts(np.histogram(expected, edges)[0], np.histogram(actual, edges)[0])
 
 
 def _quoted(name: str) -> str:
@@ -88,8 +76,9 @@ def feature_psi(
     features: Sequence[str],
     bins: int = BINS,
 ) -> dict[str, float]:
-    """`psi` of each feature column of two queries, computed where the rows are: the expected
-    side's quantiles, then each side's bin counts (0 where a side is empty or there is one bin)."""
+    """PSI of each feature column of two queries over the expected side's quantile bins (ties
+    merged), computed where the rows are: the expected side's quantiles, then each side's bin
+    counts (0 where a side is empty or there is one bin; 0 when the sides are identical)."""
     edges = {
         f: e for f, e in feature_edges(con, expected_sql, features, bins).items() if e is not None
     }
