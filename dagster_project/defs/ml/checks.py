@@ -1,5 +1,6 @@
 """Asset checks: model quality, feature drift (PSI), score sanity."""
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +11,7 @@ from dagster_project.defs.ml.resources import MLSettings
 from dagster_project.lib.ml import artifacts
 from dagster_project.lib.ml.config import CHURN, FEATURES, PURCHASE, SCORE_TABLES, Task
 from dagster_project.lib.ml.drift import WARN_PSI, feature_psi
+from dagster_project.lib.ml.queries import model_input_sql, score_rows_sql, training_rows_sql
 
 
 def _quality(task: Task, ml: MLSettings) -> dg.AssetCheckResult:
@@ -51,10 +53,6 @@ def _drift(task: Task, warehouse: Warehouse, ml: MLSettings) -> dg.AssetCheckRes
     if version is None:
         return dg.AssetCheckResult(passed=False, description="no promoted model")
     meta = artifacts.load_metadata(Path(ml.data_dir), task.model_name, version)
-    from datetime import date
-
-    from dagster_project.lib.ml.queries import model_input_sql, score_rows_sql, training_rows_sql
-
     evaluated = [date.fromisoformat(meta["eval_as_of_date"])]
     with warehouse.connect() as con:
         values = feature_psi(

@@ -62,7 +62,8 @@ def score_rows(con: duckdb.DuckDBPyConnection, task: Task) -> pd.DataFrame:
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    frame = con.sql(sql).df()
+    # Ordered here, where row order matters (sampling, hashing): the drift check only counts.
+    frame = con.sql(sql).order("as_of_date, user_id").df()
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
     return frame
 

@@ -47,5 +47,4 @@ def _rows_sql(task: Task, table: str, condition: str, with_labels: bool, feature
         select f.as_of_date, f.user_id, {columns} {label}
         from {table} f {join}
         where {" and ".join(where)}
-        order by f.as_of_date, f.user_id
     """
