@@ -116,12 +116,19 @@ def numpy_psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return psi_from_counts(*counts)
 
 
+def warehouse_with(tables: dict[str, dict[str, np.ndarray]]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one table per entry (its columns)."""
+    con = duckdb.connect()
+    for name, columns in tables.items():
+        frame = pd.DataFrame(columns)  # noqa: F841 - read by name below
+        con.execute(f"create table {name} as select * from frame")
+    return con
+
+
 def warehouse_psi(expected: np.ndarray, actual: np.ndarray) -> float:
     """PSI of one feature as the drift check computes it, in DuckDB."""
-    con = duckdb.connect()
-    for name, values in (("expected", expected), ("actual", actual)):
-        frame = pd.DataFrame({"x": np.asarray(values, float)})  # noqa: F841 - read by name
-        con.execute(f"create table {name} as select * from frame")
+    sides = {"expected": expected, "actual": actual}
+    con = warehouse_with({name: {"x": np.asarray(v, float)} for name, v in sides.items()})
     return feature_psi(con, "select * from expected", "select * from actual", ["x"])["x"]
 
 
@@ -164,10 +171,7 @@ def test_feature_psi_in_the_warehouse_bins_as_numpy():
         },
     }
     features = list(sides["expected"])
-    con = duckdb.connect()
-    for name, columns in sides.items():
-        frame = pd.DataFrame(columns)  # noqa: F841 - read by name below
-        con.execute(f"create table {name} as select * from frame")
+    con = warehouse_with(sides)
     expected, actual = "select * from expected", "select * from actual"
     edges = feature_edges(con, expected, features)
     assert edges["constant"] is None and list(edges["flag"]) == [-np.inf, np.inf]
