@@ -13,7 +13,8 @@ import pytest
 from dbt.contracts.graph.manifest import Manifest
 
 from dagster_project.lib.dbt import manifest_cache
-from dagster_project.lib.settings import DBT_PROJECT_DIR
+from dagster_project.lib.dbt.project import parse_key
+from dagster_project.lib.settings import DBT_PROJECT_DIR, environment
 
 
 @pytest.fixture
@@ -95,15 +96,18 @@ def test_a_new_process_uses_the_last_parse_without_parsing(tmp_path):
         print(len(nodes), len(manifest.macros), len(manifest.unit_tests), len(manifest.fixtures))
         """
     )
-    (tmp_path / "data").mkdir()  # compile opens the (empty) warehouse there
-    env = {**os.environ, "ESTORE_DATA_DIR": str(tmp_path / "data")}
+    env = dict(os.environ)
     for name in ("ESTORE_BUCKET", "ESTORE_DUCKDB_PATH", "DAGSTER_HOME"):
         env.pop(name, None)
 
-    def run(mode: str) -> str:
-        target = str(tmp_path / f"target-{mode}")
+    def run(mode: str, data: str = "data") -> str:
+        (tmp_path / data).mkdir(exist_ok=True)  # compile opens the (empty) warehouse there
+        target = str(tmp_path / f"target-{mode}-{data}")
         result = subprocess.run(
-            [sys.executable, "-c", script, mode, target], env=env, capture_output=True, text=True
+            [sys.executable, "-c", script, mode, target],
+            env={**env, "ESTORE_DATA_DIR": str(tmp_path / data)},
+            capture_output=True,
+            text=True,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout.strip().splitlines()[-1]  # after what dbt compile prints
@@ -111,3 +115,19 @@ def test_a_new_process_uses_the_last_parse_without_parsing(tmp_path):
     parsed = run("parse")
     assert int(parsed.split()[2]) > 0  # the unit tests are there
     assert run("forbid") == parsed
+    # A warehouse in another folder (same database name) reuses the parse, and dbt connects
+    # to that folder's warehouse, not the one the project was parsed with.
+    assert run("forbid", "elsewhere") == parsed
+    assert (tmp_path / "elsewhere" / "warehouse.duckdb").exists()
+
+
+def test_the_parse_follows_the_database_name_not_the_folder(tmp_path):
+    def key(path: str, memory: str = "5GB") -> str:
+        with environment(
+            ESTORE_DUCKDB_PATH=path, ESTORE_DUCKDB_MEMORY_LIMIT=memory, ESTORE_DBT_TARGET="local"
+        ):
+            return parse_key()
+
+    same = key(f"{tmp_path}/a/warehouse.duckdb")
+    assert key(f"{tmp_path}/b/warehouse.duckdb", memory="7GB") == same
+    assert key(f"{tmp_path}/a/other.duckdb") != same  # models are other.analytics.x there

@@ -14,9 +14,8 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 # What a parse reads besides the profile's variables (dbt_project.yml names these folders).
 _PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "selectors.yml", "packages.yml")
 _SOURCE_DIRS = ("models", "macros", "snapshots", "seeds", "tests", "analyses")
-# What the last `dbt parse` was run for. dbt throws its partial-parse state away (a full parse,
-# seconds per call) when the target, the --vars or the profile's connection differ, and Dagster
-# copies target/partial_parse.msgpack into every invocation: it must match the runtime calls.
+# What the last `dbt parse` was run for (`parse_key`): its manifest.json defines the assets and
+# its parsed project is what every dbt call in a process reuses (lib/dbt/in_process.py).
 _PARSE_KEY_FILE = "estore_parse_key.json"
 
 
@@ -33,14 +32,20 @@ def _newest_source_mtime(project_dir: Path) -> float:
 
 
 def parse_key(settings: Settings | None = None) -> str:
-    """What a parse depends on besides the files: the target and the profile's variables."""
+    """What a parse depends on besides the files: the target and the profile's variables that
+    reach the parsed project. Of the DuckDB file, only the database name dbt-duckdb takes from
+    its stem (models are `warehouse.analytics.x` wherever the file is), and not DuckDB's
+    memory limit: a warehouse in another folder (a test's, `make bench`'s) reuses the parse."""
     settings = settings or Settings.from_env()
-    return json.dumps({"target": settings.dbt_target, **settings.dbt_env()}, sort_keys=True)
+    variables = settings.dbt_env()
+    del variables["ESTORE_DUCKDB_MEMORY_LIMIT"]
+    variables["ESTORE_DUCKDB_PATH"] = Path(variables["ESTORE_DUCKDB_PATH"]).stem
+    return json.dumps({"target": settings.dbt_target, **variables}, sort_keys=True)
 
 
 def ensure_manifest(settings: Settings | None = None) -> Path:
     """Run `dbt parse` when the manifest is missing or older than any project file, or was
-    parsed for another target or warehouse, so a fresh clone, `estore run` and the UI all see
+    parsed for another target or database, so a fresh clone, `estore run` and the UI all see
     the current models and every dbt call Dagster makes can reuse the parse (partial parsing)."""
     settings = settings or Settings.from_env()
     manifest = dbt_project.manifest_path
