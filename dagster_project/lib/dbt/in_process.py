@@ -85,6 +85,19 @@ def parsed_manifest(profile_args: list[str]):
     return _manifests[key]
 
 
+def prepare() -> None:
+    """Parse the project for the current settings unless that is done already: the manifest
+    the assets are defined from, and the parsed project every dbt call reuses. What the first
+    pass after a change of the project pays (`estore bench` measures it apart)."""
+    from dagster_project.lib.dbt.project import ensure_manifest
+    from dagster_project.lib.settings import Settings
+
+    settings = Settings.from_env()
+    ensure_manifest(settings)
+    settings.export_dbt_env()
+    parsed_manifest(["--target", settings.dbt_target])
+
+
 def cache_jinja() -> None:
     """Keep the code Jinja generates for dbt's templates between processes (`jinja_cache`)."""
     from dagster_project.lib.dbt.jinja_cache import install
