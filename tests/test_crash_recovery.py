@@ -9,6 +9,7 @@ keeps it affordable."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -76,6 +77,10 @@ def test_killed_and_interrupted_runs_never_block_the_next_and_lose_or_double_not
     assert "runs left in progress by a process that died were marked failed" in said
     assert slots_held(data_dir) == set()  # released on the way out
 
+    # Every file dropped again: the next pass has days to build, however far the stopped one
+    # got (with the project parsed already, dbt can finish the days within the second above).
+    for path in (data_dir / "bucket" / "landing" / "events").glob("*.csv"):
+        os.utime(path)
     assert kill_during(data_dir, "dbt_daily_job", after=0.3), "not killed while dbt ran"
     assert slots_held(data_dir), "the killed run holds the warehouse slot (issue 8.1's deadlock)"
 
