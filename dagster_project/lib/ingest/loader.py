@@ -238,7 +238,7 @@ def _load(
             _run(con, f"delete from {REJECTS_TABLE} where source_file = ?", [obj.key])
         # Rows appended in this transaction get row ids above every committed one: the counts
         # and days below read this load's rows only, never the history.
-        last_committed = _run(con, f"select coalesce(max(rowid), -1) from {EVENTS_TABLE}")[0][0]
+        last_committed = last_rowid(con, EVENTS_TABLE)
 
         def insert(rows_sql: str, line_no: str = "line_no") -> tuple[int, list[date], int]:
             _run(
@@ -359,6 +359,17 @@ def _load(
         event_dates=dates,
         replaced_dates=replaced or [],
     )
+
+
+def last_rowid(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """The highest row id of `table`'s rows (-1 when it has none), read from its last row groups
+    only. `max(rowid)` alone reads every row id (42 ms at 43M rows, growing with history); n rows
+    have n distinct row ids from 0, so the highest is at least n - 1, and a filter on rowid
+    skips every row group below that."""
+    (rows,) = _run(con, f"select count(*) from {table}")[0]
+    return _run(con, f"select coalesce(max(rowid), -1) from {table} where rowid >= ?", [rows - 1])[
+        0
+    ][0]
 
 
 def _shift_sql(unreadable: list[tuple]) -> Callable[[str], str]:
