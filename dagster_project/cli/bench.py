@@ -109,6 +109,7 @@ def dbt_parse(root: Path) -> Figure:
     first pass after a change of the project would: once per project state, whatever the data
     folder, so the passes measured after it do not include it (issue 9 reports it apart)."""
     script = "from dagster_project.lib.dbt.in_process import prepare; prepare()"
+    (root / "logs").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with case_environment(root), (root / "logs" / "dbt-parse.out").open("w") as out:
         ok = subprocess.run([sys.executable, "-c", script], stdout=out, stderr=out).returncode == 0
@@ -226,7 +227,6 @@ def bench_end_to_end(workdir: Path, monthly: Path, bare_seconds: float, status):
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(monthly / LANDING, root / "bucket" / LANDING)
     rows = sum(sum(1 for _ in p.open("rb")) - 1 for p in (root / "bucket" / LANDING).glob("*.csv"))
-    (root / "logs").mkdir(parents=True, exist_ok=True)
     status.update("dbt parse...")
     parse = dbt_parse(root)
     status.update(f"landing -> every mart: estore run on one monthly file ({rows:,} events)...")
@@ -427,7 +427,6 @@ def run_scale(args: argparse.Namespace, workdir: Path, console: Console) -> list
         status.update("bare DuckDB CTAS of the file...")
         bare_note = load_average()
         bare = bare_load(workdir, files, "bare")
-        (root / "logs").mkdir(parents=True, exist_ok=True)
         status.update("dbt parse...")
         parse = dbt_parse(root)
         status.update(f"landing -> every mart: estore run ({report.rows:,} events)...")
