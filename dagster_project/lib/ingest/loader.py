@@ -366,10 +366,11 @@ def last_rowid(con: duckdb.DuckDBPyConnection, table: str) -> int:
     only. `max(rowid)` alone reads every row id (42 ms at 43M rows, growing with history); n rows
     have n distinct row ids from 0, so the highest is at least n - 1, and a filter on rowid
     skips every row group below that."""
-    (rows,) = _run(con, f"select count(*) from {table}")[0]
-    return _run(con, f"select coalesce(max(rowid), -1) from {table} where rowid >= ?", [rows - 1])[
-        0
-    ][0]
+    ((rows,),) = _run(con, f"select count(*) from {table}")
+    ((highest,),) = _run(
+        con, f"select coalesce(max(rowid), -1) from {table} where rowid >= ?", [rows - 1]
+    )
+    return highest
 
 
 def _shift_sql(unreadable: list[tuple]) -> Callable[[str], str]:
