@@ -15,6 +15,7 @@ from dagster_project.defs.ml.checks import score_sanity_problems
 from dagster_project.lib.ml.config import CHURN, PURCHASE
 from dagster_project.lib.ml.data import InsufficientHistory, stratified_sample, time_split
 from dagster_project.lib.ml.drift import (
+    BINS,
     bin_counts,
     bin_edges,
     feature_edges,
@@ -109,7 +110,7 @@ def test_metrics_by_hand():
 
 def numpy_psi(expected: np.ndarray, actual: np.ndarray) -> float:
     """The drift check's rule in numpy: the reference its SQL is compared with."""
-    edges = bin_edges(np.quantile(expected, np.linspace(0, 1, 11)))
+    edges = bin_edges(np.quantile(expected, np.linspace(0, 1, BINS + 1)))
     if edges is None:
         return 0.0
     counts = (np.histogram(v, edges)[0].astype(float) for v in (expected, actual))
