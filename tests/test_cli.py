@@ -122,3 +122,35 @@ def test_stopping_children_keeps_their_exit_status_for_their_owner():
     # Killed by a signal, as the owner must see it (a reaped child reports 0).
     assert child.wait(timeout=10) in (-signal.SIGTERM, -signal.SIGKILL)
     child.stdout.close()
+
+
+def test_a_finished_command_ends_at_once_yet_does_what_a_normal_exit_does(tmp_path: Path):
+    """`estore` skips the interpreter's teardown once a command is done (cli/process_exit.py):
+    its exit status, buffered output, exit handlers and running threads must not be lost."""
+    marker = tmp_path / "marker"
+    program = (
+        "import atexit, sys, threading, time\n"
+        "from dagster_project.cli.process_exit import finish\n"
+        f"marker = open({str(marker)!r}, 'a', buffering=1)\n"
+        "atexit.register(lambda: marker.write('exit handler\\n'))\n"
+        "def late():\n"
+        "    time.sleep(0.5)\n"
+        "    marker.write('thread\\n')\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.stdout.write('buffered, no newline')\n"
+        "finish(3)\n"
+        "marker.write('after finish\\n')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 3
+    assert done.stdout == "buffered, no newline"  # a pipe is block-buffered: flushed by finish
+    assert marker.read_text() == "thread\nexit handler\n"  # the thread first, as Python does
+
+
+def test_exit_codes_are_the_ones_sys_exit_gives(capsys):
+    from dagster_project.cli.process_exit import exit_code
+
+    assert exit_code(None) == 0
+    assert exit_code(2) == 2
+    assert exit_code("warehouse busy") == 1
+    assert capsys.readouterr().err == "warehouse busy\n"

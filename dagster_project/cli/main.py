@@ -196,10 +196,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def run_command(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     args.func(args, settings)
+
+
+def main() -> None:
+    """The `estore` command. A command that returns or exits ends the process at once
+    (cli/process_exit.py); an uncaught exception ends it the usual way, traceback and all."""
+    from dagster_project.cli.process_exit import exit_code, finish
+
+    try:
+        run_command()
+    except SystemExit as done:
+        finish(exit_code(done.code))
+    finish(0)
 
 
 if __name__ == "__main__":
