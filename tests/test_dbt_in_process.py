@@ -10,7 +10,7 @@ import os
 import duckdb
 import orjson
 
-from dagster_project.lib.dbt.in_process import invoke
+from dagster_project.lib.dbt.in_process import RUN_RESULTS, invoke, write_run_results
 from dagster_project.lib.settings import DBT_PROJECT_DIR
 
 
@@ -54,3 +54,20 @@ def test_a_failing_call_exits_non_zero_with_dbt_s_error(estore_env):
     assert process.wait() != 0
     errors = [e["info"]["msg"] for e in _events(process) if e["info"]["level"] == "error"]
     assert any("no_such_table" in message for message in errors), errors
+
+
+def test_a_call_leaves_its_run_results_and_no_manifest(estore_env, tmp_path):
+    """dbt's JSON writer is off in-process (its manifest is the kept parse, slow to serialize
+    on every call); the call's run_results.json is still left in its target folder, where the
+    asset reads it as proof the call completed."""
+    target = tmp_path / "call"
+    process = invoke(
+        ["dbt", "compile", "--select", "int_as_of", "--project-dir", str(DBT_PROJECT_DIR)],
+        {**_env(), "DBT_TARGET_PATH": str(target)},
+    )
+    assert process.wait() == 0, _events(process)
+    write_run_results(process, target)
+    results = orjson.loads((target / RUN_RESULTS).read_bytes())
+    statuses = {r["unique_id"]: r["status"] for r in results["results"]}
+    assert statuses["model.estore.int_as_of"] == "success", statuses
+    assert not (target / "manifest.json").exists()

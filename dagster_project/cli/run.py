@@ -31,8 +31,12 @@ def run_pipeline(settings: Settings, console: Console) -> bool | str:
     """Process everything pending; print the report and the warehouse summary.
     Returns False when a file or a step failed, WAREHOUSE_BUSY when another process holds
     the warehouse (nothing done)."""
-    from dagster_project.cli.instance import WarehouseBusyError, exclusive_lock
-    from dagster_project.lib.event_log import kept_open
+    from dagster_project.lib.heap import long_lived
+
+    with long_lived():  # Dagster, dbt, the definitions: kept until the process ends
+        from dagster_project.cli.instance import WarehouseBusyError, exclusive_lock
+        from dagster_project.cli.runner import PipelineRunner  # noqa: F401 - imports them all
+        from dagster_project.lib.event_log import kept_open
 
     try:
         # While the lock is held no `make dev` is up, so no UI watches the event log: it is

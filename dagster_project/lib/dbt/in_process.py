@@ -15,31 +15,38 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import orjson
 from dagster import get_dagster_logger
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
+from dagster_project.lib.heap import long_lived
 from dagster_project.lib.settings import environment
 
 # Keys of the CLI's environment that do not apply in-process.
 _CLI_ONLY_ENV = {"DBT_LOG_FORMAT", "PYTHONUNBUFFERED", "PYTHONLEGACYWINDOWSSTDIO"}
 # dbt's events reach Dagster through a callback, and dagster-dbt prints them (as it prints the
 # CLI's): dbt's own stdout would print each line twice. Its log file (dbt.log) stays.
-_IN_PROCESS_ENV = {"DBT_LOG_LEVEL": "none", "DBT_USE_COLORS": "false"}
+# No JSON artifacts from dbt: its manifest.json is the parse every call reuses, yet serializing
+# it took ~0.3 s per call (~1 s for a process's first); run_results.json is written here.
+_IN_PROCESS_ENV = {"DBT_LOG_LEVEL": "none", "DBT_USE_COLORS": "false", "DBT_WRITE_JSON": "false"}
+RUN_RESULTS = "run_results.json"
 
 _manifests: dict[str, object] = {}
 JINJA_CACHE_DIR = "jinja-cache"  # under dbt-project/target
+SCHEMA_CACHE_DIR = "schema-cache"  # under dbt-project/target
 
 
 class FinishedDbt:
     """The part of `subprocess.Popen` that DbtCliInvocation reads, for a dbt call that has run
     in this process: its events as JSON lines on `stdout`, its exit status."""
 
-    def __init__(self, args: Sequence[str], lines: list[bytes], returncode: int):
+    def __init__(self, args: Sequence[str], lines: list[bytes], returncode: int, results=None):
         self.args = list(args)
         self.stdout = io.BytesIO(b"\n".join(lines))
         self.returncode = returncode
+        self.results = results  # dbt's result object (RunExecutionResult, ...), if any
 
     def wait(self, timeout: float | None = None) -> int:
         return self.returncode
@@ -71,12 +78,14 @@ def parsed_manifest(profile_args: list[str]):
     from dagster_project.lib.dbt.project import dbt_project, parse_key, parse_project
 
     cache_jinja()
+    cache_schemas()
     key = f"{profile_args}|{parse_key()}"
     if key not in _manifests:
         # Taken before the parse: a file changed meanwhile makes the next process parse again.
         stored_key = manifest_cache.fingerprint(dbt_project.project_dir, key)
         target = dbt_project.manifest_path.parent
-        manifest = manifest_cache.load(target, stored_key)
+        with long_lived():  # the parsed project: kept for every later call
+            manifest = manifest_cache.load(target, stored_key)
         if manifest is None:
             manifest = parse_project(profile_args)
             manifest_cache.save(target, stored_key, manifest)
@@ -104,6 +113,15 @@ def cache_jinja() -> None:
     from dagster_project.lib.dbt.project import dbt_project
 
     install(dbt_project.manifest_path.parent / JINJA_CACHE_DIR)
+
+
+def cache_schemas() -> None:
+    """Keep the JSON schemas dbt validates its settings against between processes
+    (`schema_cache`)."""
+    from dagster_project.lib.dbt import schema_cache
+    from dagster_project.lib.dbt.project import dbt_project
+
+    schema_cache.install(dbt_project.manifest_path.parent / SCHEMA_CACHE_DIR)
 
 
 def release_duckdb() -> None:
@@ -144,7 +162,16 @@ def invoke(args: Sequence[str], env: Mapping[str, str]) -> FinishedDbt:
     if result.exception is not None:
         error = {"info": {"level": "error", "name": "InProcessError", "msg": str(result.exception)}}
         lines.append(orjson.dumps({**error, "data": {}}))
-    return FinishedDbt(args, lines, returncode)
+    return FinishedDbt(args, lines, returncode, result.result)
+
+
+def write_run_results(finished: FinishedDbt, target_path: Path) -> None:
+    """The call's run_results.json, as the CLI leaves it in its target folder (dbt's own writer
+    is off, see `_IN_PROCESS_ENV`): for whoever debugs a build, and its presence says the call
+    completed. Commands without run results (`parse`, `ls`) write none."""
+    if hasattr(finished.results, "write"):
+        target_path.mkdir(parents=True, exist_ok=True)
+        finished.results.write(str(target_path / RUN_RESULTS))
 
 
 class InProcessDbtCliInvocation(DbtCliInvocation):
@@ -155,8 +182,10 @@ class InProcessDbtCliInvocation(DbtCliInvocation):
             raise_on_error, context, adapter, cli_version, dbt_project=None):  # fmt: skip
         # The line dagster-dbt logs for the CLI (`estore bench` reads its calls from it).
         get_dagster_logger().info(f"Running dbt command: `{' '.join(args)}` in this process.")
+        finished = invoke(args, env)
+        write_run_results(finished, Path(target_path))  # absolute: dagster-dbt resolved it
         return cls(
-            process=invoke(args, env),  # type: ignore[arg-type]
+            process=finished,  # type: ignore[arg-type]
             manifest=manifest,
             project=dbt_project,
             dagster_dbt_translator=dagster_dbt_translator,
