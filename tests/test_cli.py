@@ -137,11 +137,16 @@ def test_a_finished_command_ends_at_once_yet_does_what_a_normal_exit_does(tmp_pa
         "    time.sleep(0.5)\n"
         "    marker.write('thread\\n')\n"
         "threading.Thread(target=late).start()\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "pool = ThreadPoolExecutor(1)  # kept, never shut down\n"
+        "pool.submit(time.sleep, 0.1)\n"
         "sys.stdout.write('buffered, no newline')\n"
         "finish(3)\n"
         "marker.write('after finish\\n')\n"
     )
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 3
     assert done.stdout == "buffered, no newline"  # a pipe is block-buffered: flushed by finish
     assert marker.read_text() == "thread\nexit handler\n"  # the thread first, as Python does

@@ -31,9 +31,9 @@ def exit_code(code: object) -> int:
 def finish(code: int) -> None:
     """Exit with `code` now: wait for other threads, run the exit handlers, flush, and skip
     freeing the heap."""
-    for thread in threading.enumerate():
-        if thread is not threading.current_thread() and not thread.daemon:
-            thread.join()
+    # Python's own first step of an exit: stop idle thread pools, then join non-daemon threads
+    # (joining them directly would wait forever on a pool nobody shut down).
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # closed, a broken pipe: nothing to add
