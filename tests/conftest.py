@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -44,6 +46,13 @@ class EstoreEnv:
 def age(path: Path, seconds: float) -> None:
     then = time.time() - seconds
     os.utime(path, (then, then))
+
+
+def python_stdout(script: str) -> str:
+    """What `script` prints in a new Python process (a disk cache's second process, say)."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
 
 
 def csv_lines(*rows: str, header: str = EXPECTED_HEADER) -> list[str]:

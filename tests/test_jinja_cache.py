@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from conftest import python_stdout
 from dbt_common.clients.jinja import get_template
 
 from dagster_project.lib.dbt import jinja_cache
@@ -83,14 +82,8 @@ def test_a_new_process_reuses_what_an_earlier_one_compiled(tmp_path):
         print(get_template({TEMPLATE!r}, {{}}).render({{"who": "p"}}), len(compiled))
         """
     )
-
-    def run() -> str:
-        return subprocess.run(
-            [sys.executable, "-c", script], check=True, capture_output=True, text=True
-        ).stdout.strip()
-
-    assert run() == "0,2,4,p 1"
-    assert run() == "0,2,4,p 0"
+    assert python_stdout(script) == "0,2,4,p 1"
+    assert python_stdout(script) == "0,2,4,p 0"
 
 
 def test_past_the_limit_the_oldest_half_of_the_entries_goes(tmp_path, monkeypatch):

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from conftest import python_stdout
 from dbt.contracts.project import Project
 from dbt_common.dataclass_schema import ValidationError, dbtClassMixin
 
@@ -86,9 +85,8 @@ def test_a_new_process_reuses_what_an_earlier_one_built(tmp_path):
         print(len(built))
         """
     )
-    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)]
-    runs.append(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True))
-    assert [r.stdout.strip() for r in runs] == ["1", "0"], [r.stderr[-2000:] for r in runs]
+    assert python_stdout(script) == "1"
+    assert python_stdout(script) == "0"
 
 
 def test_the_key_follows_the_class_and_the_installed_versions(monkeypatch):
