@@ -77,8 +77,7 @@ def parsed_manifest(profile_args: list[str]):
     from dagster_project.lib.dbt import manifest_cache
     from dagster_project.lib.dbt.project import dbt_project, parse_key, parse_project
 
-    cache_jinja()
-    cache_schemas()
+    keep_between_processes()
     key = f"{profile_args}|{parse_key()}"
     if key not in _manifests:
         # Taken before the parse: a file changed meanwhile makes the next process parse again.
@@ -107,21 +106,16 @@ def prepare() -> None:
     parsed_manifest(["--target", settings.dbt_target])
 
 
-def cache_jinja() -> None:
-    """Keep the code Jinja generates for dbt's templates between processes (`jinja_cache`)."""
-    from dagster_project.lib.dbt.jinja_cache import install
+def keep_between_processes() -> None:
+    """Keep what dbt rebuilds in every new process on disk under dbt-project/target: the code
+    Jinja generates for dbt's templates (`jinja_cache`) and the JSON schemas dbt validates its
+    settings against (`schema_cache`)."""
+    from dagster_project.lib.dbt import jinja_cache, schema_cache
     from dagster_project.lib.dbt.project import dbt_project
 
-    install(dbt_project.manifest_path.parent / JINJA_CACHE_DIR)
-
-
-def cache_schemas() -> None:
-    """Keep the JSON schemas dbt validates its settings against between processes
-    (`schema_cache`)."""
-    from dagster_project.lib.dbt import schema_cache
-    from dagster_project.lib.dbt.project import dbt_project
-
-    schema_cache.install(dbt_project.manifest_path.parent / SCHEMA_CACHE_DIR)
+    target = dbt_project.manifest_path.parent
+    jinja_cache.install(target / JINJA_CACHE_DIR)
+    schema_cache.install(target / SCHEMA_CACHE_DIR)
 
 
 def release_duckdb() -> None:
