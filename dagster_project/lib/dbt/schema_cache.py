@@ -46,8 +46,9 @@ def _key(cls: type) -> str:
 def install(cache_dir: Path) -> None:
     """Keep every schema dbt builds in this process under `cache_dir`."""
     global _cache_dir, _build_schema
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _cache_dir = cache_dir
+    if cache_dir != _cache_dir:  # every dbt call asks; the folder is set up once per process
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _cache_dir = cache_dir
     current = dbtClassMixin.__dict__["json_schema"].__func__
     if current is not _cached_schema:  # installed once per process
         _build_schema = current
