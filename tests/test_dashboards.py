@@ -124,6 +124,21 @@ def test_page_skips_missing_marts_and_draws_the_rest(tiny_warehouse: Path, tmp_p
     assert text.count('<div class="chart"') == len(page.charts)
 
 
+def test_every_chart_has_the_page_template_and_the_process_default_is_kept(
+    tiny_warehouse: Path, tmp_path: Path
+) -> None:
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"].layout.plot_bgcolor
+    assert pio.templates.default == "plotly"
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        page = render_page(con, tmp_path / "dashboard.html")
+    text = page.path.read_text()
+    backgrounds = re.findall(r'"plot_bgcolor":"([^"]+)"', text)
+    assert backgrounds == [white] * len(page.charts)  # one template per chart, the white one
+    assert pio.templates.default == "plotly"  # other figures in the process are left alone
+
+
 def chromium() -> str:
     """The Debian chromium binary, installed when missing and we are root; else skip."""
     path = shutil.which("chromium") or "/usr/bin/chromium"
