@@ -702,6 +702,34 @@ def test_first_build_of_the_session_facts_reads_only_the_sessions_its_window_tou
     assert_same_marts(full_rebuild, warehouse)
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [
+        ("fct_events", "event_id"),
+        ("fct_session_products", "session_product_id"),
+        ("fct_sessions", "session_id"),
+    ],
+)
+def test_a_fact_with_text_keys_from_an_earlier_release_stops_the_run(
+    runner, full_rebuild, all_days, tmp_path, model, key
+) -> None:
+    """Keys are md5 digests as 128-bit integers on DuckDB; an earlier release kept them as hex
+    text. New keys never match old ones, so a rebuilt session would sit beside its old rows:
+    the run must stop, name the table and the fix, and leave the table as it was."""
+    warehouse = Warehouse(runner, tmp_path / "text-keys")
+    copy_warehouse(full_rebuild.path, warehouse.path)
+    with duckdb.connect(str(warehouse.path)) as con:
+        con.execute(f"alter table analytics.{model} alter {key} type varchar")
+        before = con.execute(f"select count(*) from analytics.{model}").fetchone()
+
+    day = all_days[3]
+    with pytest.raises(AssertionError, match=rf"{model}\.{key} holds VARCHAR keys.*make clean"):
+        warehouse.dbt("run", *DAILY, *day_window(day, day))
+
+    with duckdb.connect(str(warehouse.path)) as con:
+        assert con.execute(f"select count(*) from analytics.{model}").fetchone() == before
+
+
 def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> None:
     full_rebuild.dbt("docs", "generate")
     catalog = json.loads((full_rebuild.target / "catalog.json").read_text())

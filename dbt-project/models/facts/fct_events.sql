@@ -1,4 +1,5 @@
 {{ estore_day_fact_config('event_time', cluster_by=['event_type', 'user_id']) }}
+{{- estore_assert_key_type('event_id') }}
 -- One row per clean event, partitioned by day. Each run replaces exactly the days of the window
 -- Dagster passes (the days a newly loaded file touched) in one statement, so late or re-dropped
 -- files are safe and a day emptied by a corrected file is emptied here too.
@@ -19,10 +20,6 @@ final as (
         product_id,
         category_id,
         category_code,
-        category_l1,
-        category_l2,
-        category_l3,
-        category_l4,
         brand,
         price,
         user_id,

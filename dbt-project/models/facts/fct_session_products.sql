@@ -22,6 +22,7 @@
     previous state, so a failed run retried with the same window is still exact.
 -#}
 {%- set incremental = estore_is_incremental() -%}
+{{- estore_assert_key_type('session_product_id') }}
 {%- set windowed = estore_reads_window_sessions(incremental) -%}
 {%- set coded = estore_codes_latest_text() -%}
 

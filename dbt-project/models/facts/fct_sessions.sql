@@ -18,6 +18,7 @@
     so a failed run retried with the same window is still exact.
 -#}
 {%- set incremental = estore_is_incremental() -%}
+{{- estore_assert_key_type('session_id') }}
 {%- set windowed = estore_reads_window_sessions(incremental) -%}
 
 with touched_sessions as (
