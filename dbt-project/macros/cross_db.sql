@@ -202,11 +202,13 @@
         + cast('0x' || substr({{ id_column }}, 1, 7) as bigint)
 {%- endmacro %}
 
+{#- The digest's first four bytes are the number's lowest: taken as a BIGINT first, the shifts
+    are 64-bit (twice as fast as on the UHUGEINT). -#}
 {% macro duckdb__estore_recency_key(time_column, id_column) -%}
-    (cast(epoch({{ time_column }}) as bigint) << 28) + cast(
-        (({{ id_column }} & 255) << 20) | ((({{ id_column }} >> 8) & 255) << 12)
-        | ((({{ id_column }} >> 16) & 255) << 4) | (({{ id_column }} >> 28) & 15)
-        as bigint)
+    {%- set low = "cast(" ~ id_column ~ " & 4294967295 as bigint)" -%}
+    (cast(epoch({{ time_column }}) as bigint) << 28)
+        + ((({{ low }} & 255) << 20) | ((({{ low }} >> 8) & 255) << 12)
+           | ((({{ low }} >> 16) & 255) << 4) | (({{ low }} >> 28) & 15))
 {%- endmacro %}
 
 {% macro bigquery__estore_recency_key(time_column, id_column) -%}
