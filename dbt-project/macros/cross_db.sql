@@ -132,11 +132,11 @@
 {%- endmacro %}
 
 {% macro default__estore_hash(text) -%}
-    {{ dbt.hash(text) }}
+    md5_number({{ text }})
 {%- endmacro %}
 
-{% macro duckdb__estore_hash(text) -%}
-    md5_number({{ text }})
+{% macro bigquery__estore_hash(text) -%}
+    {{ dbt.hash(text) }}
 {%- endmacro %}
 
 {#- The data type of an estore_hash key (what an existing table must hold: see
@@ -146,11 +146,11 @@
 {%- endmacro %}
 
 {% macro default__estore_key_type() -%}
-    {{ return(dbt.type_string()) }}
+    {{ return('UHUGEINT') }}
 {%- endmacro %}
 
-{% macro duckdb__estore_key_type() -%}
-    {{ return('UHUGEINT') }}
+{% macro bigquery__estore_key_type() -%}
+    {{ return(dbt.type_string()) }}
 {%- endmacro %}
 
 {#- The value of `column` at the group's latest row by `recency_key` (a column built with
@@ -197,14 +197,9 @@
     {{ return(adapter.dispatch('estore_recency_key')(time_column, id_column)) }}
 {%- endmacro %}
 
-{% macro default__estore_recency_key(time_column, id_column) -%}
-    (cast(epoch({{ time_column }}) as bigint) << 28)
-        + cast('0x' || substr({{ id_column }}, 1, 7) as bigint)
-{%- endmacro %}
-
 {#- The digest's first four bytes are the number's lowest: taken as a BIGINT first, the shifts
     are 64-bit (twice as fast as on the UHUGEINT). -#}
-{% macro duckdb__estore_recency_key(time_column, id_column) -%}
+{% macro default__estore_recency_key(time_column, id_column) -%}
     {%- set low = "cast(" ~ id_column ~ " & 4294967295 as bigint)" -%}
     (cast(epoch({{ time_column }}) as bigint) << 28)
         + ((({{ low }} & 255) << 20) | ((({{ low }} >> 8) & 255) << 12)

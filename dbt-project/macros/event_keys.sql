@@ -20,10 +20,10 @@
         {%- for existing in adapter.get_columns_in_relation(this) -%}
             {%- if existing.name == column and existing.dtype | upper != expected -%}
                 {{ exceptions.raise_compiler_error(
-                    this.schema ~ "." ~ this.identifier ~ "." ~ column ~ " holds " ~ existing.dtype ~ " keys, and this release"
-                    ~ " builds " ~ expected ~ " keys: rebuild the facts once (`make clean`, or"
-                    ~ " `dbt build --selector daily --full-refresh` with no window; README,"
-                    ~ " Upgrading)") }}
+                    this.schema ~ "." ~ this.identifier ~ "." ~ column ~ " holds "
+                    ~ existing.dtype ~ " keys, and this release builds " ~ expected
+                    ~ " keys: rebuild the facts once (`make clean`, or `dbt build --selector"
+                    ~ " daily --full-refresh` with no window; README, Upgrading)") }}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
