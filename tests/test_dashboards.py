@@ -124,6 +124,22 @@ def test_page_skips_missing_marts_and_draws_the_rest(tiny_warehouse: Path, tmp_p
     assert text.count('<div class="chart"') == len(page.charts)
 
 
+def test_page_draws_before_the_first_purchase(tmp_path: Path) -> None:
+    """A warehouse with views and no purchase yet: every RFM segment has 0 buyers and null
+    shares, which the page shows as '-' instead of failing the dashboard run."""
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(TINY_MARTS)
+        con.execute(
+            "update analytics.metrics_rfm_segments"
+            " set buyers = 0, buyer_share = null, revenue = 0, revenue_share = null"
+        )
+    with duckdb.connect(str(path), read_only=True) as con:
+        page = render_page(con, tmp_path / "dashboard.html")
+    assert "rfm_actions" in page.charts
+    assert '"-"' in page.path.read_text()
+
+
 def test_every_chart_has_the_page_template_and_the_process_default_is_kept(
     tiny_warehouse: Path, tmp_path: Path
 ) -> None:

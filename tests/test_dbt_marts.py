@@ -730,6 +730,39 @@ def test_a_fact_with_text_keys_from_an_earlier_release_stops_the_run(
         assert con.execute(f"select count(*) from analytics.{model}").fetchone() == before
 
 
+def test_text_like_a_separator_or_a_missing_value_never_merges_two_events(
+    runner, full_rebuild, all_days, tmp_path
+) -> None:
+    """Keys hash their columns joined by '|', with '~' for a missing value. A brand '~' must not
+    hash like a missing brand, nor ('a|b', 'c') like ('a', 'b|c'): two events would share one
+    event_id, the unique test would fail the day's build, and every later run would retry it."""
+    warehouse = Warehouse(runner, tmp_path / "separators")
+    copy_warehouse(full_rebuild.path, warehouse.path)
+    day = all_days[3]
+    odd = [("^", "^^"), ("~", None), ("a|b", "c"), ("a", "b|c"), ("a^", "|c"), ("a^|", "c")]
+    with duckdb.connect(str(warehouse.path)) as con:
+        for line, (code, brand) in enumerate(odd, start=2):
+            con.execute(
+                "insert into raw.events values (?, 'view', 77, 7, ?, ?, 1.50, 990001, ?,"
+                " 'odd.csv', 'v1', ?, timestamp '2024-01-01 00:00:00')",
+                [dt.datetime.combine(day, dt.time(12)), code, brand, "s|~", line],
+            )
+
+    warehouse.dbt("build", *DAILY, *day_window(day, day))
+
+    with duckdb.connect(str(warehouse.path)) as con:
+        events = con.execute(
+            "select count(*), count(distinct event_id) from analytics.fct_events"
+            " where user_id = 990001"
+        ).fetchone()
+        products = con.execute(
+            "select events, session_id is not null from analytics.fct_session_products"
+            " where user_id = 990001"
+        ).fetchall()
+    assert events == (len(odd), len(odd))
+    assert products == [(len(odd), True)]
+
+
 def test_docs_generate_documents_every_mart_column(full_rebuild: Warehouse) -> None:
     full_rebuild.dbt("docs", "generate")
     catalog = json.loads((full_rebuild.target / "catalog.json").read_text())

@@ -115,17 +115,26 @@
     cast('{{ value.strftime("%Y-%m-%d") }}' as date)
 {%- endmacro %}
 
-{#- Deterministic key from several columns (never a row_number): the md5 of their string values.
+{#- Deterministic key from several columns (never a row_number): the md5 of their string values
+    joined by '|', a missing value written '~'. In the free-text columns (`texts`, a subset of
+    `columns`) '^', '|' and '~' are escaped with '^', so no two different rows give the same
+    string: a brand '~' is not a missing brand, ('a|b', 'c') not ('a', 'b|c'). Values without
+    those characters hash as before (the escape costs ~1 s of 16 at 43M event ids).
     One concat() call, not dbt.concat's `a || b || ...` chain: the same string, but DuckDB
     builds the chain one intermediate string at a time (10M event ids: 8.7 s against 6.9 s).
     On DuckDB the digest is kept as a 128-bit integer (md5_number: the digest's bytes read
     little-endian), not as 32 hex characters: no text to format, compress and compare
     (fct_events at 10.3M events 18 s against 21 s, fct_session_products 18 s against 22 s,
     and smaller tables). On BigQuery it stays hex text, as dbt.hash makes it. -#}
-{% macro estore_hash(columns) -%}
+{% macro estore_hash(columns, texts=[]) -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+        {%- set value = "cast(" ~ column ~ " as " ~ dbt.type_string() ~ ")" -%}
+        {%- if column in texts -%}
+            {%- set value = "replace(replace(replace(" ~ value
+                ~ ", '^', '^^'), '|', '^|'), '~', '^~')" -%}
+        {%- endif -%}
+        {%- do parts.append("coalesce(" ~ value ~ ", '~')") -%}
         {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
     {%- endfor -%}
     {{ return(adapter.dispatch('estore_hash')("concat(" ~ parts | join(", ") ~ ")")) }}

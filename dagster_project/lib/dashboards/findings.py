@@ -14,11 +14,12 @@ AT_RISK_SEGMENTS = ("At Risk", "About To Sleep", "Needs Attention")
 LABEL_HINTS = ("label", "actual", "target", "outcome", "purchased", "churned")
 
 
-def _money(x: float | None) -> str:
+def money(x: float | None) -> str:
     return "-" if x is None else f"{float(x):,.2f}"
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
+    """A share as '12.5%'; '-' when there is none (no buyers yet: every share is null)."""
     return "-" if x is None else f"{float(x):.1%}"
 
 
@@ -32,13 +33,13 @@ def segments(con) -> list[str]:
         "|---|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {s} | {b:,} | {_pct(bs)} | {_money(r)} | {_pct(rs)} |" for s, b, bs, r, rs in rows
+        f"| {s} | {b:,} | {percent(bs)} | {money(r)} | {percent(rs)} |" for s, b, bs, r, rs in rows
     ]
     if rows:
         top = rows[0]
         lines.append(
-            f"\nThe largest revenue segment is **{top[0]}**: {_pct(top[2])} of buyers bring "
-            f"{_pct(top[4])} of revenue."
+            f"\nThe largest revenue segment is **{top[0]}**: {percent(top[2])} of buyers bring "
+            f"{percent(top[4])} of revenue."
         )
     return lines
 
@@ -55,8 +56,8 @@ def at_risk(con) -> list[str]:
     if not rows:
         return ["No buyers in the at-risk segments."]
     lines = [
-        f"- **{s}**: {n:,} buyers who have spent {_money(v)} "
-        f"({_pct(v / total if total else None)} of all buyer revenue), "
+        f"- **{s}**: {n:,} buyers who have spent {money(v)} "
+        f"({percent(v / total if total else None)} of all buyer revenue), "
         f"last order {rec:.0f} days ago on average."
         for s, n, v, rec in rows
     ]
@@ -69,7 +70,7 @@ def churn(con) -> list[str]:
             from {SCHEMA}.metrics_churn_cohorts order by is_overall, cohort_month"""
     ).fetchall()
     return [
-        f"- {c}: {_pct(r)} churned ({ch} of {e} eligible buyers; status {st})."
+        f"- {c}: {percent(r)} churned ({ch} of {e} eligible buyers; status {st})."
         for c, e, ch, r, st in rows
     ]
 
@@ -95,9 +96,9 @@ def funnel(con) -> list[str]:
     ]
     if not steps:
         return ["No sessions with views yet."]
-    lines = [f"- {n}: {a:,} of {b:,} sessions continue ({_pct(1 - d)})." for n, b, a, d in steps]
+    lines = [f"- {n}: {a:,} of {b:,} sessions continue ({percent(1 - d)})." for n, b, a, d in steps]
     name, _, _, drop = max(steps, key=lambda s: s[3])
-    lines.append(f"\nThe biggest drop is **{name}**: {_pct(drop)} of sessions stop there.")
+    lines.append(f"\nThe biggest drop is **{name}**: {percent(drop)} of sessions stop there.")
     return lines
 
 
@@ -109,7 +110,7 @@ def days(con) -> list[str]:
             (select 'Worst', sales_date, revenue::double, orders from {SCHEMA}.metrics_sales_daily
              order by revenue asc limit 3)"""
     ).fetchall()
-    return [f"- {k}: {d} with revenue {_money(r)} from {o:,} orders." for k, d, r, o in rows]
+    return [f"- {k}: {d} with revenue {money(r)} from {o:,} orders." for k, d, r, o in rows]
 
 
 def _columns(con, table: str) -> dict[str, str]:
@@ -137,7 +138,9 @@ def model_lift(con, table: str) -> str | None:
     top, base = row
     if not base:
         return None
-    return f"- {table}: top-decile lift {top / base:.2f}x ({_pct(top)} vs {_pct(base)} overall)."
+    return (
+        f"- {table}: top-decile lift {top / base:.2f}x ({percent(top)} vs {percent(base)} overall)."
+    )
 
 
 SECTIONS = (
@@ -160,8 +163,8 @@ def build_findings(con: duckdb.DuckDBPyConnection) -> str:
         if row:
             f, last, rev, orders, buyers, aov = row
             out += [
-                f"Data from {f} to {last}: revenue {_money(rev)} from {orders:,} orders by "
-                f"{buyers:,} buyers (AOV {_money(aov)}).",
+                f"Data from {f} to {last}: revenue {money(rev)} from {orders:,} orders by "
+                f"{buyers:,} buyers (AOV {money(aov)}).",
                 "",
             ]
     for title, needs, section in SECTIONS:

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
+from dagster_project.lib.dashboards.findings import percent
 from dagster_project.lib.dashboards.marts import SCHEMA, existing_tables
 
 MAX_DAYS = 400  # daily charts show the latest days only
@@ -215,7 +216,7 @@ def rfm_actions_table(con) -> go.Figure | None:
         return None
     segment, buyers, pop, rev = _cols(rows)
     actions = [SEGMENT_ACTIONS.get(s, "-") for s in segment]
-    cells = [segment, buyers, [f"{x:.1%}" for x in pop], [f"{x:.1%}" for x in rev], actions]
+    cells = [segment, buyers, [percent(x) for x in pop], [percent(x) for x in rev], actions]
     header = ["Segment", "Buyers", "Share of buyers", "Share of revenue", "Suggested action"]
     fig = go.Figure(go.Table(header={"values": header}, cells={"values": cells}))
     fig.update_layout(height=420)
