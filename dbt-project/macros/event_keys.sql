@@ -1,9 +1,10 @@
 {#- A deterministic event key: the hash of the nine source columns, so a full and an
-    incremental run give every event the same id (never a global row_number). -#}
+    incremental run give every event the same id (never a global row_number). Its free text is
+    escaped (estore_hash); event_type needs no escape: the loader admits only the known types. -#}
 {% macro estore_event_id() -%}
     {{ estore_hash(['event_time', 'event_type', 'product_id', 'category_id', 'category_code',
                     'brand', 'price', 'user_id', 'user_session'],
-                   texts=['event_type', 'category_code', 'brand', 'user_session']) }}
+                   texts=['category_code', 'brand', 'user_session']) }}
 {%- endmacro %}
 
 {#- Level n (1-based) of a dotted category_code, null when the code has fewer levels. -#}

@@ -196,12 +196,10 @@ rebuilt as (
         case
             when aggregated.user_session is not null
                 then {{ estore_hash(['aggregated.user_id', 'aggregated.user_session',
-                                     'aggregated.product_id'],
-                                    texts=['aggregated.user_session']) }}
+                                     'aggregated.product_id']) }}
             else {{ estore_hash(['aggregated.user_id', 'aggregated.user_session',
                                  'aggregated.product_id',
-                                 'cast(aggregated.activity_time as date)'],
-                                texts=['aggregated.user_session']) }}
+                                 'cast(aggregated.activity_time as date)']) }}
         end as session_product_id,
         aggregated.activity_time,
         cast(aggregated.activity_time as date) as activity_date,
@@ -209,8 +207,7 @@ rebuilt as (
         aggregated.user_session,
         case
             when aggregated.user_session is not null
-                then {{ estore_hash(['aggregated.user_id', 'aggregated.user_session'],
-                                    texts=['aggregated.user_session']) }}
+                then {{ estore_hash(['aggregated.user_id', 'aggregated.user_session']) }}
         end as session_id,
         aggregated.product_id,
         aggregated.first_event_time,

@@ -23,7 +23,7 @@
 
 with touched_sessions as (
 
-    select {{ estore_hash(['user_id', 'user_session'], texts=['user_session']) }} as session_id
+    select {{ estore_hash(['user_id', 'user_session']) }} as session_id
     from {{ ref('fct_events') }}
     where user_session is not null
         and {{ estore_in_window('event_time') }}
