@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from dagster_project.lib.dashboards.findings import percent
+from dagster_project.lib.dashboards.findings import money, percent
 from dagster_project.lib.dashboards.marts import SCHEMA, existing_tables
 
 MAX_DAYS = 400  # daily charts show the latest days only
@@ -502,12 +502,12 @@ def _headline(con, present: set[str]) -> str:
         return ""
     first, last, revenue, orders, aov, buyers, v2p, churn = row
     items = [
-        ("Revenue", f"{revenue:,.2f}" if revenue is not None else "-"),
+        ("Revenue", money(revenue)),
         ("Orders", f"{orders:,}" if orders is not None else "-"),
-        ("AOV", f"{aov:,.2f}" if aov is not None else "-"),
+        ("AOV", money(aov)),
         ("Buyers", f"{buyers:,}" if buyers is not None else "-"),
-        ("View -> purchase", f"{v2p:.1%}" if v2p is not None else "-"),
-        ("Churn rate", f"{churn:.1%}" if churn is not None else "-"),
+        ("View -> purchase", percent(v2p)),
+        ("Churn rate", percent(churn)),
     ]
     kpis = "".join(f'<div class="kpi">{html.escape(k)}<b>{v}</b></div>' for k, v in items)
     return f"<p>{first} to {last}</p><div class='kpis'>{kpis}</div>"
