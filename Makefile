@@ -44,11 +44,11 @@ format: install
 dev: install  ## Dagster UI on the same state as `make demo` (http://127.0.0.1:3000)
 	$(BIN)/estore dev
 
-bench: install  ## the issue-9 figures beside their goals (ratios within one run, ~15 min)
-	$(BIN)/estore bench
+bench: install  ## the issue-9 figures beside their goals (ratios within one run, 3-5 min)
+	$(BIN)/estore bench $(if $(WORKDIR),--workdir $(WORKDIR))
 
 bench-scale: install  ## an October-sized month (42M events, one file): landing -> every mart
-	$(BIN)/estore bench --scale $(if $(EVENTS_SCALE),--events $(EVENTS_SCALE)) $(if $(GZIP),--gzip)
+	$(BIN)/estore bench --scale $(if $(EVENTS_SCALE),--events $(EVENTS_SCALE)) $(if $(GZIP),--gzip) $(if $(WORKDIR),--workdir $(WORKDIR))
 
 clean:
 	rm -rf data dbt-project/target dbt-project/logs
