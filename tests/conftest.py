@@ -118,6 +118,25 @@ def instance(scratch_home: Path):
         yield instance
 
 
+# Browsers the page tests can drive: Debian's chromium, else the Chrome GitHub's runners ship.
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def chromium_path() -> Path:
+    """A headless-capable Chromium: installed with apt-get when missing and we are root. Without
+    one the test skips, saying why, except in CI (`CI` set), where a skip would hide a check."""
+    found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True)
+        found = shutil.which("chromium")
+    if found is None:
+        message = "no Chromium or Chrome found (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(found)
+
+
 # Headless Chromium as the browser tests run it: no network of its own (this machine has none),
 # a fresh profile per test passed separately.
 CHROMIUM_FLAGS = [

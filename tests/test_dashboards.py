@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import CHROMIUM_FLAGS
+from conftest import CHROMIUM_FLAGS, chromium_path
 from tableauhyperapi import Connection, HyperProcess, TableName, Telemetry
 
 from dagster_project.lib.dashboards.extract import HYPER_SCHEMA, write_extract
@@ -155,19 +154,9 @@ def test_every_chart_has_the_page_template_and_the_process_default_is_kept(
     assert pio.templates.default == "plotly"  # other figures in the process are left alone
 
 
-def chromium() -> str:
-    """The Debian chromium binary, installed when missing and we are root; else skip."""
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists() and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False)
-    if not Path(path).exists():
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return path
-
-
 def run_chromium(page: Path, profile: Path, *args: str) -> str:
     command = [
-        chromium(),
+        str(chromium_path()),
         *CHROMIUM_FLAGS,
         f"--user-data-dir={profile}",
         "--virtual-time-budget=15000",

@@ -337,15 +337,24 @@ def assert_same_marts(expected: Warehouse, actual: Warehouse) -> None:
 # The independent oracle: the contract's rules as plain SQL over ALL the final events, with no
 # window, no increment and none of the models' code. A session is the (user_id, user_session)
 # pair however far apart its events; an order is a session with a purchase, dated by the
-# session's first day; revenue is purchase prices > 0 of orders.
+# session's first day; revenue is every purchase price > 0: the orders' on their session's first
+# day, a purchase without a session's on its own day (revenue, but no order and no buyer).
+ORACLE_EVENTS = """
+select distinct event_time, event_type, product_id, category_id, category_code, brand,
+    price, user_id, nullif(user_session, '') as user_session
+from read_parquet('{dataset}')
+where event_type in ('view', 'cart', 'remove_from_cart', 'purchase')
+    and user_id is not null and product_id is not null and event_time is not null
+"""
+
+ORACLE_SESSIONLESS_REVENUE = """
+select user_id, cast(event_time as date) as event_date, sum(price) as revenue
+from events
+where user_session is null and event_type = 'purchase' and price > 0
+group by all
+"""
+
 ORACLE_SESSIONS = """
-with events as (
-    select distinct event_time, event_type, product_id, category_id, category_code, brand,
-        price, user_id, nullif(user_session, '') as user_session
-    from read_parquet('{dataset}')
-    where event_type in ('view', 'cart', 'remove_from_cart', 'purchase')
-        and user_id is not null and product_id is not null and event_time is not null
-)
 select
     user_id,
     user_session,
@@ -364,7 +373,9 @@ group by user_id, user_session
 
 def oracle_figures(dataset: Path) -> dict[str, object]:
     con = duckdb.connect()
-    con.execute(f"create table s as {ORACLE_SESSIONS.format(dataset=dataset)}")
+    con.execute(f"create table events as {ORACLE_EVENTS.format(dataset=dataset)}")
+    con.execute(f"create table s as {ORACLE_SESSIONS}")
+    con.execute(f"create table sessionless as {ORACLE_SESSIONLESS_REVENUE}")
     figures = {
         "totals": con.execute(
             """
@@ -372,7 +383,11 @@ def oracle_figures(dataset: Path) -> dict[str, object]:
                 count(*) filter (has_purchase), count(*) filter (has_view and has_cart),
                 count(*) filter (has_cart and has_purchase),
                 count(*) filter (has_view and has_purchase),
+                count(*) filter (has_view and not has_cart and not has_purchase),
+                count(*) filter (has_cart and not has_purchase),
+                count(*) filter (has_purchase),
                 sum(revenue) filter (has_purchase)
+                    + (select coalesce(sum(revenue), 0) from sessionless)
             from s
             """
         ).fetchone(),
@@ -380,13 +395,17 @@ def oracle_figures(dataset: Path) -> dict[str, object]:
         "daily": sorted(
             con.execute(
                 "select session_date, count(*), count(*) filter (has_purchase), "
-                "coalesce(sum(revenue) filter (has_purchase), 0) from s group by 1"
+                "coalesce(sum(revenue) filter (has_purchase), 0) + coalesce(("
+                "    select sum(revenue) from sessionless where event_date = session_date), 0) "
+                "from s group by 1"
             ).fetchall()
         ),
         "users": sorted(
             con.execute(
                 "select user_id, count(*) filter (has_purchase), "
-                "coalesce(sum(revenue) filter (has_purchase), 0), "
+                "coalesce(sum(revenue) filter (has_purchase), 0) + coalesce(("
+                "    select sum(revenue) from sessionless where sessionless.user_id = s.user_id"
+                "), 0), "
                 "min(session_date) filter (has_purchase), max(session_date) filter (has_purchase) "
                 "from s group by 1"
             ).fetchall()
@@ -423,6 +442,7 @@ def assert_matches_oracle(warehouse: Warehouse, dataset: Path) -> None:
             select f.sessions, f.sessions_with_view, f.sessions_with_cart,
                 f.sessions_with_purchase, f.sessions_with_view_and_cart,
                 f.sessions_with_cart_and_purchase, f.sessions_with_view_and_purchase,
+                f.sessions_at_stage_view, f.sessions_at_stage_cart, f.sessions_at_stage_purchase,
                 h.revenue
             from analytics.metrics_funnel as f cross join analytics.metrics_headline as h
             """
@@ -528,12 +548,13 @@ def test_full_rebuild_applies_the_metric_rules(full_rebuild: Warehouse) -> None:
             "select carts from analytics.fct_sessions where user_session = 'h-a'"
         ).fetchall()[0][0]
         assert carts == 1
-        # events without a session count as events, never as sessions or orders
+        # events without a session count as events, never as sessions or orders; a purchase
+        # without a session (15) is revenue, but not in AOV (the order's 30 / 1 order)
         user = con.execute(
-            "select events, sessions, orders, purchases, revenue "
+            "select events, sessions, orders, purchases, revenue, aov "
             "from analytics.dim_users where user_id = 900002"
         ).fetchall()[0]
-        assert user == (5, 1, 1, 3, 30)
+        assert user == (5, 1, 1, 3, 45, 30.0)
         # purchase without a cart; the zero-price item adds no revenue; AOV by orders
         session = con.execute(
             "select has_cart, funnel_stage, is_order, items_purchased, order_revenue "
@@ -877,3 +898,14 @@ def test_selectors_split_every_model_into_three_groups(runner) -> None:
     assert snapshots == {"snap_user_rfm", "snap_user_status"}
     assert whole == MODELS - daily
     assert not (daily & whole) and not (whole & snapshots)
+
+
+def test_only_day_facts_are_incremental(runner) -> None:
+    """A dimension or mart built incrementally keeps stale rows (a user's status, a product's
+    latest brand): everything outside the daily selector is rebuilt whole."""
+    incremental = {
+        node.name
+        for node in runner.manifest.nodes.values()
+        if node.resource_type == "model" and node.config.materialized == "incremental"
+    }
+    assert incremental == _selected(runner, "daily") - {"stg_events"}

@@ -117,10 +117,8 @@ def test_session_models_need_no_neighbouring_days(defs):
     graph = defs.resolve_asset_graph()
     child, parent = dg.AssetKey("fct_sess_products"), dg.AssetKey("fct_events")
     mapping = graph.get_partition_mapping(child, parent)
-    assert not isinstance(mapping, dg.TimeWindowPartitionMapping) or (
-        mapping.start_offset,
-        mapping.end_offset,
-    ) == (0, 0)
+    # day D -> day D: no offset, and not all partitions
+    assert isinstance(mapping, dg.IdentityPartitionMapping), mapping
 
 
 # Asset keys and the warehouse tables behind them are the project's public names (dashboards,

@@ -1,4 +1,4 @@
-"""The production Dagster instance (deploy/dagster.yaml): valid for this Dagster, its run
+"""The Dagster instances: production (deploy/dagster.yaml) valid for this Dagster, its run
 storage on Postgres with every value from the environment, and the names Terraform creates."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dagster_postgres.utils import pg_url_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PROD_INSTANCE = ROOT / "deploy" / "dagster.yaml"
+LOCAL_INSTANCE = ROOT / "dagster_project" / "cli" / "dagster.yaml"
 PG_ENV = {
     "DAGSTER_PG_HOST": "10.20.0.3",
     "DAGSTER_PG_DB": "dagster",
@@ -34,6 +35,22 @@ def test_prod_instance_validates_against_dagsters_schema(pg_env):
     assert instance_class is None  # the stock DagsterInstance
     assert set(config) >= {"storage", "concurrency", "run_retries", "run_monitoring"}
     assert config["concurrency"]["pools"]["default_limit"] == 1  # one raw transaction at a time
+
+
+@pytest.mark.parametrize("instance", [PROD_INSTANCE, LOCAL_INSTANCE], ids=["prod", "local"])
+def test_snapshot_runs_never_overlap(instance):
+    """Two snapshot runs at once would close each other's versions: the snapshot job carries the
+    concurrency key that both instances limit to one run."""
+    from dagster_project.defs.dbt.assets import SNAPSHOT_POOL, snapshots_job
+
+    assert snapshots_job.tags["dagster/concurrency_key"] == SNAPSHOT_POOL
+    limits = yaml.safe_load(instance.read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+    matching = [
+        limit
+        for limit in limits
+        if limit["key"] == "dagster/concurrency_key" and limit.get("value") == SNAPSHOT_POOL
+    ]
+    assert [limit["limit"] for limit in matching] == [1]
 
 
 def test_run_storage_is_postgres_from_the_environment_only(pg_env):

@@ -178,11 +178,19 @@ def test_dagster_vm_has_no_external_ip_and_ssh_only_through_iap(tf):
     assert "access_config" not in nic
     shielded = _one(vm, "shielded_instance_config")
     assert shielded["enable_secure_boot"] is True
-    assert vm["metadata"]["enable-oslogin"] == "TRUE"
-    assert vm["metadata"]["block-project-ssh-keys"] == "true"
+    # exactly these keys: no startup-script or ssh-keys carrying secrets or access
+    assert vm["metadata"] == {
+        "enable-oslogin": "TRUE",
+        "block-project-ssh-keys": "true",
+        "serial-port-enable": "false",
+    }
     (firewall,) = resources(tf, "google_compute_firewall").values()
     assert firewall["source_ranges"] == ["35.235.240.0/20"]
     assert firewall["direction"] == "INGRESS"
+    # SSH only: the Dagster UI (3000) and everything else stay closed
+    assert [(rule["protocol"], rule.get("ports")) for rule in firewall["allow"]] == [
+        ("tcp", ["22"])
+    ]
 
 
 def test_run_storage_is_private_backed_up_and_its_password_in_secret_manager(tf):

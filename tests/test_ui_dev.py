@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 import urllib.request
 from datetime import date
@@ -19,23 +18,19 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import CHROMIUM_FLAGS
+from conftest import CHROMIUM_FLAGS, chromium_path
 from crash import instance_of, kill_during, land_days, start
 
 from dagster_project.generator import GeneratorConfig, generate
 
 pytestmark = pytest.mark.slow
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def chromium() -> Path:
-    """The system Chromium, installed on first use (skipped, saying why, when it cannot be)."""
-    if not CHROMIUM.exists() and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True)
-    if not CHROMIUM.exists():
-        pytest.skip("headless Chromium is not installed and `apt-get install chromium` failed")
+    """The system Chromium (see conftest.chromium_path), driven by playwright."""
+    path = chromium_path()
     pytest.importorskip("playwright", reason="the playwright package drives Chromium")
-    return CHROMIUM
+    return path
 
 
 def free_port() -> int:

@@ -1,9 +1,12 @@
 {{ config(materialized='table') }}
 -- One row per user per day with any clean event: the event counts of that day (fct_user_daily)
--- and the sessions, orders and revenue of the sessions that STARTED that day (fct_sessions; a
--- session and its order belong to its start day however long it lasts). A session's start day
--- always has an event of its user, so every session lands on a row. The compact input of the
--- user-level marts; a table because six marts read it (a view recomputed the join for each).
+-- and the sessions, orders and order revenue of the sessions that STARTED that day (fct_sessions;
+-- a session and its order belong to its start day however long it lasts). A session's start day
+-- always has an event of its user, so every session lands on a row. Revenue is every purchase
+-- price > 0 (metrics.md): the order revenue plus the purchases without a session, on their own
+-- event day (fct_session_products' session-less rows, one per user, product and day). The
+-- compact input of the user-level marts; a table because six marts read it (a view recomputed
+-- the join for each).
 with user_days as (
 
     select * from {{ ref('fct_user_daily') }}
@@ -27,9 +30,22 @@ daily_sessions as (
         sum({{ estore_flag("funnel_stage = 'purchase'") }}) as sessions_at_stage_purchase,
         sum({{ estore_flag('is_order') }}) as orders,
         sum(items_purchased) as items_purchased,
-        sum(order_revenue) as revenue
+        sum(order_revenue) as order_revenue
     from {{ ref('fct_sessions') }}
     group by user_id, session_date
+
+),
+
+sessionless_purchases as (
+
+    -- purchases without a session are no order, but their prices are revenue
+    select
+        user_id,
+        activity_date,
+        sum(purchase_revenue) as revenue
+    from {{ ref('fct_session_products') }}
+    where user_session is null and purchases > 0
+    group by user_id, activity_date
 
 ),
 
@@ -51,11 +67,16 @@ final as (
                            'sessions_at_stage_purchase', 'orders', 'items_purchased'] %}
         cast(coalesce(daily_sessions.{{ column }}, 0) as {{ dbt.type_bigint() }}) as {{ column }},
         {%- endfor %}
-        {{ estore_money('coalesce(daily_sessions.revenue, 0)') }} as revenue
+        {{ estore_money('coalesce(daily_sessions.order_revenue, 0)') }} as order_revenue,
+        {{ estore_money('coalesce(daily_sessions.order_revenue, 0)'
+                        ~ ' + coalesce(sessionless_purchases.revenue, 0)') }} as revenue
     from user_days
     left join daily_sessions
         on user_days.user_id = daily_sessions.user_id
         and user_days.activity_date = daily_sessions.activity_date
+    left join sessionless_purchases
+        on user_days.user_id = sessionless_purchases.user_id
+        and user_days.activity_date = sessionless_purchases.activity_date
 
 )
 

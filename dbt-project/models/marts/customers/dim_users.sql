@@ -36,6 +36,7 @@ activity as (
         sum(sessions_started) as sessions,
         sum(orders) as orders,
         sum(items_purchased) as items_purchased,
+        sum(order_revenue) as order_revenue,
         sum(revenue) as revenue
     from user_days
     group by user_id
@@ -100,7 +101,7 @@ final as (
         cast(orders as {{ dbt.type_bigint() }}) as orders,
         cast(items_purchased as {{ dbt.type_bigint() }}) as items_purchased,
         {{ estore_money('revenue') }} as revenue,
-        {{ estore_safe_divide('revenue', 'orders') }} as aov,
+        {{ estore_safe_divide('order_revenue', 'orders') }} as aov,
         {{ estore_money('revenue') }} as historical_ltv,
         cast(distinct_products_viewed as {{ dbt.type_bigint() }}) as distinct_products_viewed,
         cast(distinct_products_purchased as {{ dbt.type_bigint() }})

@@ -6,6 +6,7 @@ with sales as (
 
     select
         sum(revenue) as revenue,
+        sum(order_revenue) as order_revenue,
         sum(orders) as orders
     from {{ ref('metrics_sales_daily') }}
 
@@ -44,7 +45,7 @@ final as (
         funnel.last_event_date,
         {{ estore_money('coalesce(sales.revenue, 0)') }} as revenue,
         cast(coalesce(sales.orders, 0) as {{ dbt.type_bigint() }}) as orders,
-        {{ estore_safe_divide('sales.revenue', 'sales.orders') }} as aov,
+        {{ estore_safe_divide('sales.order_revenue', 'sales.orders') }} as aov,
         cast(coalesce(segments.buyers, 0) as {{ dbt.type_bigint() }}) as buyers,
         funnel.sessions,
         funnel.view_to_cart_rate,

@@ -1,7 +1,8 @@
--- One row per product: event counts, unique viewers/buyers, order revenue, and the
--- view->purchase rate = sessions with a view AND a purchase of the product / sessions with a
--- view of it (always 0..1; session-less events count as views/purchases but not as sessions),
--- with the product's current attributes from dim_products.
+-- One row per product: event counts, unique viewers/buyers, revenue (every purchase price > 0,
+-- session-less purchases included), and the view->purchase rate = sessions with a view AND a
+-- purchase of the product / sessions with a view of it (always 0..1; session-less events count
+-- as views/purchases but not as sessions), with the product's current attributes from
+-- dim_products.
 with session_products as (
 
     select * from {{ ref('fct_session_products') }}
@@ -34,7 +35,7 @@ metrics as (
         sum({{ estore_flag('purchases > 0 and session_id is not null') }}) as purchase_sessions,
         sum({{ estore_flag('views > 0 and purchases > 0 and session_id is not null') }})
             as view_and_purchase_sessions,
-        sum(case when session_id is not null then purchase_revenue else 0 end) as revenue
+        sum(purchase_revenue) as revenue
     from session_products
     group by product_id
 
