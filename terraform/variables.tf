@@ -50,7 +50,9 @@ variable "noncurrent_version_days" {
 }
 
 # dbt writes models to the analytics dataset (ESTORE_BQ_DATASET) and derives the others with
-# suffixes: sources read `<dataset>_raw`, a `+schema: snapshots`/`ml` config gives `<dataset>_<schema>`.
+# suffixes: sources read `<dataset>_raw`, snapshots (`+schema: snapshots`) go to
+# `<dataset>_snapshots`. The ml dataset is kept for the model outputs, whose BigQuery path is not
+# wired yet (the ML assets read the local DuckDB file: README, Known limits).
 variable "datasets" {
   description = "BigQuery dataset names by role."
   type = object({

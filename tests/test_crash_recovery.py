@@ -120,4 +120,4 @@ def test_killed_and_interrupted_runs_never_block_the_next_and_lose_or_double_not
     again = run_to_end(data_dir, "--strict")
     assert again.returncode == 0, again.stdout + again.stderr
     said = " ".join(again.stdout.split())
-    assert "0 day ranges rebuilt, 0 mart runs, 1 snapshot runs" in said, said
+    assert "0 day ranges rebuilt, 0 mart runs, 1 snapshot run in" in said, said

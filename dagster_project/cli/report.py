@@ -10,11 +10,19 @@ from dagster_project.cli.summary import pipeline_health, summarize
 from dagster_project.lib.settings import Settings
 
 
+def counted(number: int, one: str, many: str) -> str:
+    """'1 file loaded', '2 files loaded'."""
+    return f"{number} {one if number == 1 else many}"
+
+
 def print_run_report(report: RunReport, console: Console) -> None:
     console.print(
-        f"\n[bold]This run[/bold]: {report.files_loaded} files loaded, "
-        f"{len(report.files_failed)} failed, {len(report.day_ranges)} day ranges rebuilt, "
-        f"{report.mart_runs} mart runs, {report.snapshot_runs} snapshot runs "
+        f"\n[bold]This run[/bold]: "
+        f"{counted(report.files_loaded, 'file loaded', 'files loaded')}, "
+        f"{len(report.files_failed)} failed, "
+        f"{counted(len(report.day_ranges), 'day range rebuilt', 'day ranges rebuilt')}, "
+        f"{counted(report.mart_runs, 'mart run', 'mart runs')}, "
+        f"{counted(report.snapshot_runs, 'snapshot run', 'snapshot runs')} "
         f"in {report.seconds:.1f}s"
     )
     for outcome in report.files_failed:
