@@ -232,17 +232,20 @@ resource "google_sql_database" "dagster" {
   instance = google_sql_database_instance.dagster.name
 }
 
-# The password is generated here and kept in Secret Manager; the VM reads it at start-up.
-# It is also in the Terraform state, which is why the state bucket is admin-only.
-resource "random_password" "dagster_db" {
+# The password never reaches the Terraform state or plan: it is ephemeral (generated in memory on
+# each run) and goes only into write-only arguments, which the provider sends when their version
+# changes. The user and the secret get the same value on the first apply; to rotate, raise
+# var.dagster_db_password_version (both take the new one) and restart the Dagster services.
+ephemeral "random_password" "dagster_db" {
   length  = 32
   special = false
 }
 
 resource "google_sql_user" "dagster" {
-  name     = "dagster"
-  instance = google_sql_database_instance.dagster.name
-  password = random_password.dagster_db.result
+  name                = "dagster"
+  instance            = google_sql_database_instance.dagster.name
+  password_wo         = ephemeral.random_password.dagster_db.result
+  password_wo_version = var.dagster_db_password_version
 }
 
 resource "google_secret_manager_secret" "dagster_db_password" {
@@ -260,8 +263,9 @@ resource "google_secret_manager_secret" "dagster_db_password" {
 }
 
 resource "google_secret_manager_secret_version" "dagster_db_password" {
-  secret      = google_secret_manager_secret.dagster_db_password.id
-  secret_data = random_password.dagster_db.result
+  secret                 = google_secret_manager_secret.dagster_db_password.id
+  secret_data_wo         = ephemeral.random_password.dagster_db.result
+  secret_data_wo_version = var.dagster_db_password_version
 }
 
 resource "google_secret_manager_secret_iam_member" "runtime_reads_db_password" {

@@ -91,3 +91,10 @@ variable "terraform_service_account" {
   type        = string
   default     = ""
 }
+
+
+variable "dagster_db_password_version" {
+  description = "Raise to rotate the run-storage password (write-only: it is never in the state)."
+  type        = number
+  default     = 1
+}

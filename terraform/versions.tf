@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.6.0, < 2.0.0"
+  required_version = ">= 1.11.0, < 2.0.0" # ephemeral resources, write-only arguments
 
   required_providers {
     google = {
@@ -14,7 +14,8 @@ terraform {
 
   # Remote state in a GCS bucket created once by hand (see README.md, "Bootstrap"):
   #   terraform init -backend-config="bucket=<project>-tfstate"
-  # The state holds the Cloud SQL password, so only admins may read that bucket.
+  # The state holds no secret (the run-storage password is write-only); the bucket stays
+  # admin-only all the same: it maps every resource.
   backend "gcs" {
     prefix = "estore-analytics"
   }

@@ -200,10 +200,15 @@ def test_run_storage_is_private_backed_up_and_its_password_in_secret_manager(tf)
     assert ip["ipv4_enabled"] is False
     assert _one(settings, "backup_configuration")["enabled"] is True
     assert sql["deletion_protection"] == "${local.is_prod}"
+    # The password is ephemeral and goes only to write-only arguments: never in state or plan.
+    password = "${ephemeral.random_password.dagster_db.result}"
     (version,) = resources(tf, "google_secret_manager_secret_version").values()
-    assert version["secret_data"] == "${random_password.dagster_db.result}"
+    assert version["secret_data_wo"] == password and "secret_data" not in version
     (user,) = resources(tf, "google_sql_user").values()
-    assert user["password"] == "${random_password.dagster_db.result}"
+    assert user["password_wo"] == password and "password" not in user
+    # one version for both, so a rotation changes them together
+    assert version["secret_data_wo_version"] == user["password_wo_version"]
+    assert "random_password" not in {kind for block in tf.get("resource", []) for kind in block}
 
 
 # ---- Names that Terraform, Dagster Settings and dbt must agree on ----
