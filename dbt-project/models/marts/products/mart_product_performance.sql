@@ -44,7 +44,7 @@ metrics as (
 final as (
 
     select
-        products.product_id,
+        metrics.product_id,
         products.brand,
         products.category_id,
         products.category_code,
@@ -70,7 +70,9 @@ final as (
         products.last_seen_date,
         as_of.as_of_date
     from metrics
-    inner join products
+    -- left: a product's events always count, even before dim_products has caught up with them
+    -- (its attributes are null until then)
+    left join products
         on metrics.product_id = products.product_id
     cross join as_of
 
