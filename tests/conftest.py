@@ -126,7 +126,7 @@ def chromium_path() -> Path:
     """A headless-capable Chromium: installed with apt-get when missing and we are root. Without
     one the test skips, saying why, except on GitHub's runners (which ship Chrome), where a skip
     would hide a check."""
-    found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
+    found = next(filter(None, map(shutil.which, BROWSERS)), None)
     if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
         install = ["apt-get", "install", "-y", "-q", "chromium"]
         if subprocess.run(install, capture_output=True).returncode != 0:  # stale package lists

@@ -12,9 +12,10 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster_postgres import PostgresRunStorage
 from dagster_postgres.utils import pg_url_from_config
 
+from dagster_project.cli.instance import TEMPLATE as LOCAL_INSTANCE
+
 ROOT = Path(__file__).resolve().parents[1]
 PROD_INSTANCE = ROOT / "deploy" / "dagster.yaml"
-LOCAL_INSTANCE = ROOT / "dagster_project" / "cli" / "dagster.yaml"
 PG_ENV = {
     "DAGSTER_PG_HOST": "10.20.0.3",
     "DAGSTER_PG_DB": "dagster",

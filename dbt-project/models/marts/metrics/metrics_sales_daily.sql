@@ -32,10 +32,11 @@ with_previous as (
         daily.orders,
         daily.buyers,
         {{ estore_add_days('daily.sales_date', -7) }} as comparison_date,
+        {{ estore_safe_divide('daily.order_revenue', 'daily.orders') }} as aov,
         previous.revenue as previous_revenue,
-        previous.order_revenue as previous_order_revenue,
         previous.orders as previous_orders,
-        previous.buyers as previous_buyers
+        previous.buyers as previous_buyers,
+        {{ estore_safe_divide('previous.order_revenue', 'previous.orders') }} as previous_aov
     from daily
     left join daily as previous
         on previous.sales_date = {{ estore_add_days('daily.sales_date', -7) }}
@@ -50,12 +51,12 @@ final as (
         {{ estore_money('order_revenue') }} as order_revenue,
         cast(orders as {{ dbt.type_bigint() }}) as orders,
         cast(buyers as {{ dbt.type_bigint() }}) as buyers,
-        {{ estore_safe_divide('order_revenue', 'orders') }} as aov,
+        aov,
         comparison_date,
         {{ estore_money('previous_revenue') }} as previous_revenue,
         cast(previous_orders as {{ dbt.type_bigint() }}) as previous_orders,
         cast(previous_buyers as {{ dbt.type_bigint() }}) as previous_buyers,
-        {{ estore_safe_divide('previous_order_revenue', 'previous_orders') }} as previous_aov,
+        previous_aov,
         {{ estore_money('revenue - previous_revenue') }} as revenue_change,
         {{ estore_safe_divide('revenue - previous_revenue', 'previous_revenue') }}
             as revenue_change_rate,
@@ -63,10 +64,7 @@ final as (
             as orders_change_rate,
         {{ estore_safe_divide('buyers - previous_buyers', 'previous_buyers') }}
             as buyers_change_rate,
-        {{ estore_safe_divide(estore_safe_divide('order_revenue', 'orders') ~ ' - '
-                              ~ estore_safe_divide('previous_order_revenue', 'previous_orders'),
-                              estore_safe_divide('previous_order_revenue', 'previous_orders')) }}
-            as aov_change_rate
+        {{ estore_safe_divide('aov - previous_aov', 'previous_aov') }} as aov_change_rate
     from with_previous
 
 )
