@@ -105,6 +105,33 @@
     countif({{ condition }})
 {%- endmacro %}
 
+{#- A session's UUID as a number, when its text is one written the canonical way (REES46's
+    always is), else null (the text then keys the session). DuckDB groups and joins on it far
+    faster than on the text: at a 43M-event month fct_session_products took 87 CPU-s instead of
+    102. BigQuery keeps the text (null here). -#}
+{% macro estore_session_uuid(column) -%}
+    {{ return(adapter.dispatch('estore_session_uuid', 'estore')(column)) }}
+{%- endmacro %}
+
+{% macro default__estore_session_uuid(column) -%}
+    case
+        when cast(try_cast({{ column }} as uuid) as varchar) = {{ column }}
+            then try_cast({{ column }} as uuid)
+    end
+{%- endmacro %}
+
+{% macro bigquery__estore_session_uuid(column) -%}
+    cast(null as string)
+{%- endmacro %}
+
+{#- How fct_session_products dates a session row by its session's first event. DuckDB: a join
+    to each session's first event, read from the events a second time; its window over the
+    session sorted every column of 33M rows at a 43M-event month. BigQuery: the window (a second
+    read of fct_events would be billed). -#}
+{% macro estore_joins_session_starts() -%}
+    {{ return(target.type != 'bigquery') }}
+{%- endmacro %}
+
 {#- A timestamp literal from a Python datetime (UTC), valid on DuckDB and BigQuery. -#}
 {% macro estore_timestamp_literal(value) -%}
     cast('{{ value.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp)

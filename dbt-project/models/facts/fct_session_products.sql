@@ -25,6 +25,18 @@
 {{- estore_assert_key_type('session_product_id') }}
 {%- set windowed = estore_reads_window_sessions(incremental) -%}
 {%- set coded = estore_codes_latest_text() -%}
+{%- set joins_starts = estore_joins_session_starts() -%}
+{#- The events of the sessions being rebuilt (all sessions on a full build). -#}
+{%- set session_events_from -%}
+from {{ ref('fct_events') }} as fct_events
+    {%- if windowed %}
+    inner join window_sessions
+        on fct_events.user_id = window_sessions.user_id
+        and fct_events.user_session = window_sessions.user_session
+    {%- else %}
+    where fct_events.user_session is not null
+    {%- endif %}
+{%- endset %}
 
 with touched_sessions as (
 
@@ -68,14 +80,7 @@ events as (
         fct_events.price,
         fct_events.user_id,
         fct_events.user_session
-    from {{ ref('fct_events') }} as fct_events
-    {%- if windowed %}
-    inner join window_sessions
-        on fct_events.user_id = window_sessions.user_id
-        and fct_events.user_session = window_sessions.user_session
-    {%- else %}
-    where fct_events.user_session is not null
-    {%- endif %}
+    {{ session_events_from }}
 
     union all
 
@@ -131,10 +136,14 @@ grouped as (
 
     -- one row per (session, product), or per (user, product, day) for session-less events;
     -- the "latest" columns follow the latest event of the group (the latest one that HAS a
-    -- brand / a category code for those two)
+    -- brand / a category code for those two). The session is keyed by its UUID where it is one
+    -- (estore_session_uuid), by its text otherwise.
     select
         user_id,
-        user_session,
+        {{ estore_session_uuid('user_session') }} as session_uuid,
+        case
+            when {{ estore_session_uuid('user_session') }} is null then user_session
+        end as session_text,
         product_id,
         case when user_session is null then event_date end as sessionless_date,
         min(event_time) as first_event_time,
@@ -156,7 +165,7 @@ grouped as (
         {{- ',' if not loop.last }}
         {%- endfor %}
     from {{ 'coded_events' if coded else 'events' }}
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 ),
 {%- if coded %}
@@ -175,17 +184,57 @@ decoded as (
 ),
 {%- endif %}
 
+{%- if joins_starts %}
+
+session_starts as (
+
+    -- each rebuilt session's first event, keyed like `grouped`; read from the events again
+    -- rather than from `grouped` (which the warehouse would then keep whole to read twice)
+    select
+        user_id,
+        session_uuid,
+        case when session_uuid is null then user_session end as session_text,
+        min(event_time) as session_start_time
+    from (
+        select
+            fct_events.user_id,
+            fct_events.user_session,
+            {{ estore_session_uuid('fct_events.user_session') }} as session_uuid,
+            fct_events.event_time
+        {{ session_events_from }}
+    ) as session_events
+    group by 1, 2, 3
+
+),
+{%- endif %}
+
 aggregated as (
 
     -- a session row is dated by the session's start (its first event, whatever the product);
     -- a session-less row by its own first event
     select
         grouped.*,
+        coalesce(
+            cast(grouped.session_uuid as {{ dbt.type_string() }}), grouped.session_text
+        ) as user_session,
+        {%- if joins_starts %}
+        coalesce(session_starts.session_start_time, grouped.first_event_time) as activity_time
+        {%- else %}
         case
-            when user_session is null then first_event_time
-            else min(first_event_time) over (partition by user_id, user_session)
+            when grouped.sessionless_date is not null then grouped.first_event_time
+            else min(grouped.first_event_time) over (
+                partition by grouped.user_id, grouped.session_uuid, grouped.session_text
+            )
         end as activity_time
+        {%- endif %}
     from {{ 'decoded' if coded else 'grouped' }} as grouped
+    {%- if joins_starts %}
+    left join session_starts
+        on grouped.sessionless_date is null
+        and grouped.user_id = session_starts.user_id
+        and grouped.session_uuid is not distinct from session_starts.session_uuid
+        and grouped.session_text is not distinct from session_starts.session_text
+    {%- endif %}
 
 ),
 
