@@ -188,22 +188,29 @@ decoded as (
 
 session_starts as (
 
-    -- each rebuilt session's first event, keyed like `grouped`; read from the events again
-    -- rather than from `grouped` (which the warehouse would then keep whole to read twice)
+    -- each rebuilt session's first event and key, keyed like `grouped`; read from the events
+    -- again rather than from `grouped` (which the warehouse would then keep whole to read twice)
     select
-        user_id,
-        session_uuid,
-        case when session_uuid is null then user_session end as session_text,
-        min(event_time) as session_start_time
+        *,
+        {{ estore_hash([
+            'user_id', 'coalesce(cast(session_uuid as ' ~ dbt.type_string() ~ '), session_text)'
+        ]) }} as session_id
     from (
         select
-            fct_events.user_id,
-            fct_events.user_session,
-            {{ estore_session_uuid('fct_events.user_session') }} as session_uuid,
-            fct_events.event_time
-        {{ session_events_from }}
-    ) as session_events
-    group by 1, 2, 3
+            user_id,
+            session_uuid,
+            case when session_uuid is null then user_session end as session_text,
+            min(event_time) as session_start_time
+        from (
+            select
+                fct_events.user_id,
+                fct_events.user_session,
+                {{ estore_session_uuid('fct_events.user_session') }} as session_uuid,
+                fct_events.event_time
+            {{ session_events_from }}
+        ) as session_events
+        group by 1, 2, 3
+    ) as sessions
 
 ),
 {%- endif %}
@@ -218,7 +225,8 @@ aggregated as (
             cast(grouped.session_uuid as {{ dbt.type_string() }}), grouped.session_text
         ) as user_session,
         {%- if joins_starts %}
-        coalesce(session_starts.session_start_time, grouped.first_event_time) as activity_time
+        coalesce(session_starts.session_start_time, grouped.first_event_time) as activity_time,
+        session_starts.session_id
         {%- else %}
         case
             when grouped.sessionless_date is not null then grouped.first_event_time
@@ -254,10 +262,14 @@ rebuilt as (
         cast(aggregated.activity_time as date) as activity_date,
         aggregated.user_id,
         aggregated.user_session,
+        {%- if joins_starts %}
+        aggregated.session_id,
+        {%- else %}
         case
             when aggregated.user_session is not null
                 then {{ estore_hash(['aggregated.user_id', 'aggregated.user_session']) }}
         end as session_id,
+        {%- endif %}
         aggregated.product_id,
         aggregated.first_event_time,
         aggregated.last_event_time,
