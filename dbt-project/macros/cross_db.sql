@@ -106,9 +106,11 @@
 {%- endmacro %}
 
 {#- A session's UUID as a number, when its text is one written the canonical way (REES46's
-    always is), else null (the text then keys the session). DuckDB groups and joins on it far
-    faster than on the text: at a 43M-event month fct_session_products took 87 CPU-s instead of
-    102. BigQuery keeps the text (null here). -#}
+    always is), else null (the text then keys the session). DuckDB groups and joins on it faster
+    than on the 36-character text (with the join of estore_joins_session_starts, a 43M-event
+    fct_session_products took 86-104 CPU-s instead of 108-115 under dbt's 5 GB memory limit);
+    ml_user_days' smaller aggregate was slower with it (parsing the UUID costs more than it
+    saves there). BigQuery keeps the text (null here). -#}
 {% macro estore_session_uuid(column) -%}
     {{ return(adapter.dispatch('estore_session_uuid', 'estore')(column)) }}
 {%- endmacro %}
@@ -122,6 +124,13 @@
 
 {% macro bigquery__estore_session_uuid(column) -%}
     cast(null as string)
+{%- endmacro %}
+
+{#- The two columns that key a session beside user_id: `session_uuid` (estore_session_uuid) and
+    `session_text`, the text only when it is not a canonical UUID. -#}
+{% macro estore_session_keys(column) -%}
+    {{ estore_session_uuid(column) }} as session_uuid,
+    case when {{ estore_session_uuid(column) }} is null then {{ column }} end as session_text
 {%- endmacro %}
 
 {#- How fct_session_products dates a session row by its session's first event. DuckDB: a join

@@ -140,10 +140,7 @@ grouped as (
     -- (estore_session_uuid), by its text otherwise.
     select
         user_id,
-        {{ estore_session_uuid('user_session') }} as session_uuid,
-        case
-            when {{ estore_session_uuid('user_session') }} is null then user_session
-        end as session_text,
+        {{ estore_session_keys('user_session') }},
         product_id,
         case when user_session is null then event_date end as sessionless_date,
         min(event_time) as first_event_time,
@@ -196,16 +193,11 @@ session_starts as (
             'user_id', 'coalesce(cast(session_uuid as ' ~ dbt.type_string() ~ '), session_text)'
         ]) }} as session_id
     from (
-        select
-            user_id,
-            session_uuid,
-            case when session_uuid is null then user_session end as session_text,
-            min(event_time) as session_start_time
+        select user_id, session_uuid, session_text, min(event_time) as session_start_time
         from (
             select
                 fct_events.user_id,
-                fct_events.user_session,
-                {{ estore_session_uuid('fct_events.user_session') }} as session_uuid,
+                {{ estore_session_keys('fct_events.user_session') }},
                 fct_events.event_time
             {{ session_events_from }}
         ) as session_events
