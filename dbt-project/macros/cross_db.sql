@@ -108,7 +108,7 @@
 {#- A session's UUID as a number, when its text is one written the canonical way (REES46's
     always is), else null (the text then keys the session). DuckDB groups and joins on it faster
     than on the 36-character text (with the join of estore_joins_session_starts, a 43M-event
-    fct_session_products took 86-104 CPU-s instead of 108-115 under dbt's 5 GB memory limit);
+    fct_session_products took 105-107 CPU-s instead of 120-128 under dbt's 5 GB memory limit);
     ml_user_days' smaller aggregate was slower with it (parsing the UUID costs more than it
     saves there). BigQuery keeps the text (null here). -#}
 {% macro estore_session_uuid(column) -%}
