@@ -133,6 +133,11 @@
     case when {{ estore_session_uuid(column) }} is null then {{ column }} end as session_text
 {%- endmacro %}
 
+{#- The session's text back from those two columns (exact: the UUID prints as it was written). -#}
+{% macro estore_session_text(uuid_column, text_column) -%}
+    coalesce(cast({{ uuid_column }} as {{ dbt.type_string() }}), {{ text_column }})
+{%- endmacro %}
+
 {#- How fct_session_products dates a session row by its session's first event. DuckDB: a join
     to each session's first event, read from the events a second time; its window over the
     session sorted every column of 33M rows at a 43M-event month. BigQuery: the window (a second

@@ -189,9 +189,8 @@ session_starts as (
     -- again rather than from `grouped` (which the warehouse would then keep whole to read twice)
     select
         *,
-        {{ estore_hash([
-            'user_id', 'coalesce(cast(session_uuid as ' ~ dbt.type_string() ~ '), session_text)'
-        ]) }} as session_id
+        {{ estore_hash(['user_id', estore_session_text('session_uuid', 'session_text')]) }}
+            as session_id
     from (
         select user_id, session_uuid, session_text, min(event_time) as session_start_time
         from (
@@ -213,9 +212,7 @@ aggregated as (
     -- a session-less row by its own first event
     select
         grouped.*,
-        coalesce(
-            cast(grouped.session_uuid as {{ dbt.type_string() }}), grouped.session_text
-        ) as user_session,
+        {{ estore_session_text('grouped.session_uuid', 'grouped.session_text') }} as user_session,
         {%- if joins_starts %}
         coalesce(session_starts.session_start_time, grouped.first_event_time) as activity_time,
         session_starts.session_id
